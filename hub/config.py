@@ -1,0 +1,247 @@
+"""YAML configuration -> validated settings.
+
+Secrets are only ever `${ENV_VAR}` references. Values read from the environment are `Secret`
+strings whose repr is masked, so they cannot leak through error messages or logs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from hub import registry, schemas
+from hub.sdk.mapping import Mapping, MappingConfigError
+
+DEFAULT_CONFIG = "config/example.yaml"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class ConfigError(ValueError):
+    """Everything wrong with a config file, one problem per line, each naming where it is."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class Secret(str):
+    """A string from the environment; its repr never shows the value."""
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+
+def parse_duration(value: float | int | str) -> float:
+    if isinstance(value, int | float):
+        return float(value)
+    match = _DURATION.match(value.strip())
+    if not match:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 2h)")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+@dataclass
+class InstanceConfig:
+    id: str
+    connector: str
+    enabled: bool = True
+    description: str = ""
+    schedule: dict[str, Any] | None = None
+    verify: dict[str, Any] | None = None
+    defaults: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    mapping: dict[str, Any] | None = None
+    compiled_mapping: Mapping | None = None
+
+
+@dataclass
+class HubSettings:
+    database_url: str
+    data_dir: Path
+    ticket_prefix: str = "REQ"
+    base_url: str = "http://127.0.0.1:8080"
+    timezone: str = "UTC"
+    log_level: str = "INFO"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 1_048_576
+    worker_batch_size: int = 100
+    worker_interval: float = 1.0
+    worker_max_attempts: int = 5
+    outbox_interval: float = 5.0
+    outbox_max_attempts: int = 8
+    outbox_backoff_base: float = 30.0
+    outbox_backoff_max: float = 3600.0
+
+
+@dataclass
+class Config:
+    path: Path | None
+    hub: HubSettings
+    instances: list[InstanceConfig]
+
+    def instance(self, instance_id: str) -> InstanceConfig:
+        for inst in self.instances:
+            if inst.id == instance_id:
+                return inst
+        close = difflib.get_close_matches(instance_id, [i.id for i in self.instances], n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise LookupError(f"no connector instance {instance_id!r} in {self.path or 'the config'}{hint}")
+
+
+def _substitute(node: Any, where: str, problems: list[str]) -> Any:
+    """Replace ${VAR} and ${VAR:-default} throughout the document."""
+    if isinstance(node, dict):
+        return {k: _substitute(v, f"{where}.{k}" if where else str(k), problems) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_substitute(v, f"{where}[{i}]", problems) for i, v in enumerate(node)]
+    if not isinstance(node, str) or "${" not in node:
+        return node
+    missing: list[str] = []
+
+    def resolve(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        value = os.environ.get(name)
+        if value is None or value == "":
+            if default is None:
+                missing.append(name)
+                return ""
+            return default
+        return value
+
+    result = _ENV_REF.sub(resolve, node)
+    for name in missing:
+        problems.append(f"{where}: environment variable {name} is not set")
+    return Secret(result)
+
+
+def _describe(path: list[Any], document: dict[str, Any]) -> str:
+    """`instances[1] (id 'intake'): settings.path` from a JSON path."""
+    parts: list[str] = []
+    node: Any = document
+    for item in path:
+        if isinstance(item, int):
+            label = f"[{item}]"
+            if isinstance(node, list) and item < len(node) and isinstance(node[item], dict) and "id" in node[item]:
+                label += f" (id {str(node[item]['id'])!r})"
+            parts.append(label)
+        else:
+            parts.append(("." if parts else "") + str(item))
+        node = node[item] if isinstance(node, dict | list) and _has(node, item) else None
+    text = "".join(parts)
+    return text.replace(") .", "): ").replace(")[", "): [") or "(top level)"
+
+
+def _has(node: Any, key: Any) -> bool:
+    return (isinstance(node, dict) and key in node) or (
+        isinstance(node, list) and isinstance(key, int) and key < len(node)
+    )
+
+
+def load_config(path: str | Path | None = None, *, text: str | None = None) -> Config:
+    """Read, substitute, validate. Raises ConfigError listing every problem found."""
+    file = Path(path) if path else None
+    label = str(file) if file else "<config>"
+    try:
+        raw_text = text if text is not None else file.read_text("utf-8")  # type: ignore[union-attr]
+    except OSError as exc:
+        raise ConfigError([f"{label}: cannot read: {exc.strerror}"]) from None
+    try:
+        document = yaml.safe_load(raw_text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        raise ConfigError([f"{label}{at}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    if not isinstance(document, dict):
+        raise ConfigError([f"{label}: the top level must be a mapping with 'instances'"])
+
+    problems: list[str] = []
+    document = _substitute(document, "", problems)
+    for error in sorted(schemas.reference_validator("config").iter_errors(document), key=lambda e: list(e.path)):
+        problems.append(f"{label}: {_describe(list(error.absolute_path), document)}: {error.message}")
+    if problems:
+        raise ConfigError([p if p.startswith(label) else f"{label}: {p}" for p in problems])
+
+    base = file.parent if file else Path.cwd()
+    hub = _hub_settings(document.get("hub") or {}, base)
+    instances = []
+    seen: set[str] = set()
+    for index, item in enumerate(document.get("instances") or []):
+        where = f"{label}: instances[{index}] (id {item['id']!r})"
+        if item["id"] in seen:
+            problems.append(f"{where}: id is used twice")
+        seen.add(item["id"])
+        instance = InstanceConfig(**item)
+        problems.extend(f"{where}: {p}" for p in _check_instance(instance))
+        instances.append(instance)
+    if problems:
+        raise ConfigError(problems)
+    return Config(file, hub, instances)
+
+
+def _check_instance(instance: InstanceConfig) -> list[str]:
+    try:
+        cls = registry.get(instance.connector)
+    except registry.UnknownConnector as exc:
+        return [f"connector: {exc}"]
+    problems = []
+    validator = jsonschema.Draft202012Validator(cls.config_schema, format_checker=jsonschema.FormatChecker())
+    for error in sorted(validator.iter_errors(instance.settings), key=lambda e: list(e.path)):
+        path = _describe(list(error.absolute_path), instance.settings)
+        problems.append(f"settings.{path}: {error.message}" if error.absolute_path else f"settings: {error.message}")
+    if instance.mapping is not None:
+        if not cls.uses_mapping:
+            problems.append(f"mapping: connector {cls.name!r} does not take a mapping")
+        else:
+            try:
+                instance.compiled_mapping = Mapping(instance.mapping)
+            except MappingConfigError as exc:
+                problems.append(f"mapping.{exc}")
+    elif cls.uses_mapping:
+        problems.append(f"mapping: connector {cls.name!r} needs a mapping")
+    if instance.schedule:
+        for key in ("every", "jitter"):
+            if key in instance.schedule:
+                try:
+                    parse_duration(instance.schedule[key])
+                except ValueError as exc:
+                    problems.append(f"schedule.{key}: {exc}")
+    return problems
+
+
+def _hub_settings(section: dict[str, Any], base: Path) -> HubSettings:
+    data_dir = Path(section.get("data_dir", "var"))
+    if not data_dir.is_absolute():
+        data_dir = (base / data_dir).resolve()
+    url = os.environ.get("HUB_DATABASE_URL") or section.get("database_url") or f"sqlite:///{data_dir / 'hub.db'}"
+    web, worker, outbox = section.get("web", {}), section.get("worker", {}), section.get("outbox", {})
+    settings = HubSettings(database_url=str(url), data_dir=data_dir)
+    settings.ticket_prefix = section.get("ticket_prefix", settings.ticket_prefix)
+    settings.base_url = section.get("base_url", settings.base_url)
+    settings.timezone = section.get("timezone", settings.timezone)
+    settings.log_level = section.get("log_level", settings.log_level)
+    settings.host = web.get("host", settings.host)
+    settings.port = web.get("port", settings.port)
+    settings.max_body_bytes = web.get("max_body_bytes", settings.max_body_bytes)
+    settings.worker_batch_size = worker.get("batch_size", settings.worker_batch_size)
+    settings.worker_interval = parse_duration(worker.get("interval", settings.worker_interval))
+    settings.worker_max_attempts = worker.get("max_attempts", settings.worker_max_attempts)
+    settings.outbox_interval = parse_duration(outbox.get("interval", settings.outbox_interval))
+    settings.outbox_max_attempts = outbox.get("max_attempts", settings.outbox_max_attempts)
+    settings.outbox_backoff_base = parse_duration(outbox.get("backoff_base", settings.outbox_backoff_base))
+    settings.outbox_backoff_max = parse_duration(outbox.get("backoff_max", settings.outbox_backoff_max))
+    return settings
+
+
+def config_path(explicit: str | None) -> str:
+    """--config, then HUB_CONFIG, then config/example.yaml."""
+    return explicit or os.environ.get("HUB_CONFIG") or DEFAULT_CONFIG

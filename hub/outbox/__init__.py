@@ -1,0 +1,1 @@
+"""Durable outbound actions: written with the change that causes them, delivered at least once."""

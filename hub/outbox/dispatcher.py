@@ -1,0 +1,125 @@
+"""Delivering outbox rows through connector actions: at least once, with backoff, idempotency
+keys passed to the action, and a dead state with the reason once the retry budget is spent."""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from hub import clock
+from hub.runtime import Hub
+from hub.sdk.errors import FatalError, RetriableError, SkipRecord
+from hub.store.db import write
+from hub.store.tables import outbox, ticket_history
+
+log = logging.getLogger("hub.outbox")
+
+
+@dataclass
+class DispatchReport:
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+
+
+def dispatch_due(hub: Hub, limit: int = 50) -> DispatchReport:
+    """Claim due rows, run their actions outside any transaction, then record the outcome.
+
+    The claim moves `next_attempt_at` forward (a lease), so a crashed dispatcher's rows come back
+    by themselves and a second dispatcher does not pick them up meanwhile."""
+    report = DispatchReport()
+    now = clock.now()
+    lease = now + timedelta(minutes=5)
+    with write(hub.engine) as conn:
+        rows = conn.execute(
+            select(outbox)
+            .where(outbox.c.state == "pending", outbox.c.next_attempt_at <= now)
+            .order_by(outbox.c.next_attempt_at, outbox.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        if rows:
+            conn.execute(update(outbox).where(outbox.c.id.in_([r.id for r in rows])).values(next_attempt_at=lease))
+    for row in rows:
+        _deliver(hub, row, report)
+    return report
+
+
+def _deliver(hub: Hub, row: Any, report: DispatchReport) -> None:
+    attempts = row.attempts + 1
+    try:
+        result = hub.connector(row.instance).run_action(row.action, row.payload, row.idempotency_key)
+    except RetriableError as exc:
+        if attempts >= hub.settings.outbox_max_attempts:
+            _record(hub, row, "dead", attempts, error=str(exc))
+            report.dead += 1
+            return
+        backoff = min(hub.settings.outbox_backoff_max, hub.settings.outbox_backoff_base * 2 ** (attempts - 1))
+        delay = max(exc.retry_after or 0.0, random.uniform(backoff / 2, backoff))
+        _record(hub, row, "pending", attempts, error=str(exc), delay=delay)
+        report.retried += 1
+    except (FatalError, SkipRecord, LookupError) as exc:
+        _record(hub, row, "dead", attempts, error=str(exc))
+        report.dead += 1
+    except Exception as exc:
+        log.exception("outbox %s failed", row.id)
+        _record(hub, row, "dead", attempts, error=f"internal error: {type(exc).__name__}: {exc}")
+        report.dead += 1
+    else:
+        _record(hub, row, "done", attempts, result={"summary": result.summary, **result.data})
+        report.sent += 1
+
+
+def _record(
+    hub: Hub,
+    row: Any,
+    state: str,
+    attempts: int,
+    *,
+    error: str | None = None,
+    result: dict[str, Any] | None = None,
+    delay: float = 0.0,
+) -> None:
+    now = clock.now()
+    with write(hub.engine) as conn:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id == row.id)
+            .values(
+                state=state,
+                attempts=attempts,
+                last_error=error,
+                result=result,
+                next_attempt_at=now + timedelta(seconds=delay),
+                done_at=now if state == "done" else None,
+            )
+        )
+        if row.ticket_id and state != "pending":
+            conn.execute(
+                insert(ticket_history).values(
+                    ticket_id=row.ticket_id,
+                    at=now,
+                    actor=f"outbox:{row.instance}",
+                    action="action_done" if state == "done" else "action_failed",
+                    field=row.action,
+                    old=None,
+                    new=(result or {}).get("summary") if state == "done" else error,
+                )
+            )
+
+
+def retry(hub: Hub, ids: list[int]) -> int:
+    """Put dead rows back in the queue (`hub outbox retry`)."""
+    with write(hub.engine) as conn:
+        return int(
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(ids), outbox.c.state == "dead")
+                .values(state="pending", attempts=0, next_attempt_at=clock.now())
+            ).rowcount
+        )

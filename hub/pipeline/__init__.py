@@ -1,0 +1,1 @@
+"""receive -> inbox -> normalize -> correlate -> apply (tickets + history + outbox)."""

@@ -1,0 +1,196 @@
+"""Apply one validated canonical event to the tickets, inside the worker's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from hub.pipeline import correlate
+from hub.runtime import Hub
+from hub.sdk.errors import SkipRecord
+from hub.store.tables import comments
+from hub.tickets import service
+from hub.tickets.service import Actor
+
+
+class TicketNotFound(SkipRecord):
+    """No ticket matches yet. The worker defers the event a few times (its ticket may still be on
+    its way through another worker) before dead-lettering it."""
+
+
+class Conflict(Exception):
+    """Another worker created the same ticket at the same moment; retry the event shortly."""
+
+
+@dataclass
+class ApplyContext:
+    conn: Connection
+    hub: Hub
+    inbox_id: int
+    dedup_key: str
+    now: datetime
+
+    def actor(self, event: dict[str, Any]) -> Actor:
+        email = (event.get("actor") or {}).get("email")
+        return Actor(f"connector:{event['instance']}", self.inbox_id, email)
+
+
+Handler = Callable[[ApplyContext, dict[str, Any]], int]
+handlers: dict[str, Handler] = {}
+
+
+def handles(*types: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        for etype in types:
+            handlers[etype] = fn
+        return fn
+
+    return register
+
+
+def apply_event(ctx: ApplyContext, event: dict[str, Any]) -> int | None:
+    """Returns the id of the ticket the event landed on."""
+    handler = handlers.get(event["type"])
+    if handler is None:
+        raise SkipRecord(f"no handler for event type {event['type']!r}")
+    return handler(ctx, event)
+
+
+def _target(ctx: ApplyContext, event: dict[str, Any]) -> int:
+    ticket_id = correlate.existing_ticket(ctx.conn, event)
+    if ticket_id is None:
+        what = event.get("external_id") or ", ".join(event.get("in_reply_to") or []) or event.get("ticket_number")
+        raise TicketNotFound(f"no ticket matches {what or 'this event'} for instance {event['instance']!r}")
+    return ticket_id
+
+
+@handles("ticket.create")
+def _create(ctx: ApplyContext, event: dict[str, Any]) -> int:
+    conn, data, actor = ctx.conn, event["data"], ctx.actor(event)
+    instance = event["instance"]
+    known = correlate.by_external_id(conn, event) or correlate.by_origin(conn, instance, ctx.dedup_key)
+    if known:  # the source sent its ticket again: bring ours up to date, never a second ticket
+        _refresh(ctx, known, data, actor)
+        return known
+    thread = correlate.by_thread(conn, event) or correlate.by_number(conn, event)
+    if thread:  # a reply to a known conversation is a comment on its ticket
+        _comment_once(
+            ctx,
+            thread,
+            {
+                "body": data.get("description") or data["title"],
+                "body_html": data.get("description_html"),
+                "public": True,
+                "author": data.get("requester") or {},
+                "attachments": data.get("attachments", []),
+            },
+            actor,
+        )
+        for ref in event.get("thread_refs") or []:
+            service.add_ref(conn, "thread", "", ref, thread)
+        return thread
+    inst = ctx.hub.instance(instance)
+    connector = ctx.hub.connector(instance)
+    merged = {**inst.defaults, **data}
+    ticket_id = service.create_ticket(
+        conn,
+        merged,
+        instance=instance,
+        connector=inst.connector,
+        channel=connector.channel,
+        prefix=ctx.hub.settings.ticket_prefix,
+        actor=actor,
+        now=ctx.now,
+        external_id=event.get("external_id"),
+        thread_refs=event.get("thread_refs"),
+    )
+    if not service.insert_ignore(
+        conn, service.ticket_refs, {"kind": "event", "scope": instance, "key": ctx.dedup_key, "ticket_id": ticket_id}
+    ):
+        raise Conflict("this event was processed concurrently")
+    if event.get("external_id") and correlate.by_external_id(conn, event) != ticket_id:
+        raise Conflict(f"external id {event['external_id']!r} was taken by a concurrent event")
+    return ticket_id
+
+
+def _refresh(ctx: ApplyContext, ticket_id: int, data: dict[str, Any], actor: Actor) -> None:
+    fields = {k: v for k, v in data.items() if k in service.UPDATABLE_FIELDS}
+    service.update_fields(ctx.conn, ticket_id, fields, actor=actor, now=ctx.now)
+    if "status" in data:
+        service.change_status(ctx.conn, ticket_id, data["status"], actor=actor, now=ctx.now)
+
+
+def _comment_once(ctx: ApplyContext, ticket_id: int, data: dict[str, Any], actor: Actor) -> None:
+    """Replaying an event must not add its comment twice."""
+    seen = ctx.conn.execute(
+        select(comments.c.id).where(comments.c.ticket_id == ticket_id, comments.c.inbox_id == ctx.inbox_id)
+    ).first()
+    if seen is None:
+        sender = (data.get("author") or {}).get("email") or actor.email
+        service.add_comment(
+            ctx.conn,
+            ticket_id,
+            data,
+            actor=actor,
+            now=ctx.now,
+            from_requester=service.is_party(ctx.conn, ticket_id, sender),
+        )
+
+
+@handles("ticket.comment")
+def _comment(ctx: ApplyContext, event: dict[str, Any]) -> int:
+    ticket_id = _target(ctx, event)
+    _comment_once(ctx, ticket_id, event["data"], ctx.actor(event))
+    for ref in event.get("thread_refs") or []:
+        service.add_ref(ctx.conn, "thread", "", ref, ticket_id)
+    return ticket_id
+
+
+@handles("ticket.status")
+def _status(ctx: ApplyContext, event: dict[str, Any]) -> int:
+    ticket_id = _target(ctx, event)
+    data = event["data"]
+    service.change_status(
+        ctx.conn, ticket_id, data["status"], actor=ctx.actor(event), now=ctx.now, note=data.get("note")
+    )
+    return ticket_id
+
+
+@handles("ticket.update")
+def _update(ctx: ApplyContext, event: dict[str, Any]) -> int:
+    ticket_id = _target(ctx, event)
+    service.update_fields(ctx.conn, ticket_id, event["data"], actor=ctx.actor(event), now=ctx.now)
+    return ticket_id
+
+
+_PERSON_TICKETS = {
+    "person.joiner": ("onboarding", "Onboarding"),
+    "person.mover": ("transfer", "Transfer"),
+    "person.leaver": ("offboarding", "Offboarding"),
+}
+
+
+@handles("person.joiner", "person.mover", "person.leaver")
+def _person(ctx: ApplyContext, event: dict[str, Any]) -> int:
+    """Until workflows are configured, an HR event becomes one ticket for the HR/IT queue."""
+    data, person = event["data"], event["data"]["person"]
+    ticket_type, label = _PERSON_TICKETS[event["type"]]
+    name = person.get("name") or " ".join(filter(None, [person.get("given_name"), person.get("family_name")]))
+    ticket = {
+        "type": ticket_type,
+        "title": f"{label}: {name or person['employee_id']} ({data['effective_at'][:10]})",
+        "description": "\n".join(f"{k}: {v}" for k, v in person.items() if v),
+        "requester": {
+            "name": name or None,
+            "email": person.get("email"),
+            "employee_id": person["employee_id"],
+            "kind": "employee",
+        },
+        "attributes": {"person": person, "effective_at": data["effective_at"], "changes": data.get("changes", {})},
+    }
+    key = f"{event['type']}:{person['employee_id']}:{data['effective_at']}"
+    return _create(ctx, {**event, "type": "ticket.create", "external_id": key, "data": ticket})

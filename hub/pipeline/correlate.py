@@ -1,0 +1,46 @@
+"""Which ticket an event belongs to.
+
+Order of evidence: the source's own id for the ticket (external id), the raw event itself (a
+replay), the thread it answers (In-Reply-To / References / conversation ids), and last a ticket
+number quoted in the text, trusted only when the sender is already a party of that ticket: a
+stranger must never be able to write into someone else's ticket.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from hub.store.tables import tickets
+from hub.tickets.service import find_ref, is_party
+
+
+def by_external_id(conn: Connection, event: dict[str, Any]) -> int | None:
+    external_id = event.get("external_id")
+    return find_ref(conn, "external", event["instance"], [external_id]) if external_id else None
+
+
+def by_origin(conn: Connection, instance: str, dedup_key: str) -> int | None:
+    """The ticket an earlier processing of this same raw event created (replays)."""
+    return find_ref(conn, "event", instance, [dedup_key])
+
+
+def by_thread(conn: Connection, event: dict[str, Any]) -> int | None:
+    return find_ref(conn, "thread", "", list(event.get("in_reply_to") or []))
+
+
+def by_number(conn: Connection, event: dict[str, Any]) -> int | None:
+    number = (event.get("ticket_number") or "").strip().upper()
+    if not number:
+        return None
+    ticket_id = conn.execute(select(tickets.c.id).where(tickets.c.number == number)).scalar()
+    if ticket_id is None:
+        return None
+    sender = (event.get("actor") or {}).get("email")
+    return int(ticket_id) if is_party(conn, int(ticket_id), sender) else None
+
+
+def existing_ticket(conn: Connection, event: dict[str, Any]) -> int | None:
+    """The ticket a comment/status/update event is about, or None."""
+    return by_external_id(conn, event) or by_thread(conn, event) or by_number(conn, event)

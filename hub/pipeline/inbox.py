@@ -1,0 +1,151 @@
+"""Receive: the durable, idempotent first step. Nothing is parsed here beyond the dedup key.
+
+`GroupCommitter` lets concurrent webhook requests share one commit: each request still waits
+until the transaction holding its event has committed before it is answered.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from hub import clock
+from hub.sdk.connector import RawEvent
+from hub.store.db import write
+from hub.store.tables import inbox
+
+log = logging.getLogger("hub.inbox")
+MAX_KEY = 500
+
+
+@dataclass(frozen=True)
+class Stored:
+    inbox_id: int
+    dedup_key: str
+    duplicate: bool
+
+
+def _key(event: RawEvent) -> str:
+    key = event.dedup_key.strip()
+    if not key:
+        raise ValueError("event has an empty dedup key")
+    if len(key) > MAX_KEY:
+        import hashlib
+
+        key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    return key
+
+
+def store(conn: Connection, instance: str, events: Sequence[RawEvent], now: datetime | None = None) -> list[Stored]:
+    """Insert raw events, ignoring ones already stored for this instance. Runs in the caller's
+    transaction: the caller commits (and only then acknowledges or advances a cursor)."""
+    now = now or clock.now()
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    results = []
+    for event in events:
+        key = _key(event)
+        statement = (
+            dialect.insert(inbox)
+            .values(
+                instance=instance,
+                dedup_key=key,
+                received_at=event.received_at or now,
+                content_type=event.content_type,
+                headers=dict(event.headers),
+                body=event.body,
+                state="received",
+                attempts=0,
+                available_at=now,
+            )
+            .on_conflict_do_nothing()
+            .returning(inbox.c.id)
+        )
+        new_id = conn.execute(statement).scalar()
+        if new_id is None:
+            existing = conn.execute(
+                select(inbox.c.id).where(inbox.c.instance == instance, inbox.c.dedup_key == key)
+            ).scalar_one()
+            results.append(Stored(int(existing), key, True))
+        else:
+            results.append(Stored(int(new_id), key, False))
+    return results
+
+
+def receive(engine: Engine, instance: str, events: Sequence[RawEvent]) -> list[Stored]:
+    """Store and commit in one transaction."""
+    with write(engine) as conn:
+        return store(conn, instance, events)
+
+
+@dataclass
+class _Job:
+    instance: str
+    events: Sequence[RawEvent]
+    future: Future[list[Stored]]
+
+
+class GroupCommitter:
+    """One writer thread; concurrent submissions are committed together.
+
+    A failing batch is retried one submission at a time, so one bad event fails only its own
+    request. Futures are resolved only after the commit returned.
+    """
+
+    def __init__(self, engine: Engine, max_batch: int = 200) -> None:
+        self.engine = engine
+        self.max_batch = max_batch
+        self._queue: queue.Queue[_Job | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="hub-group-commit", daemon=True)
+        self._thread.start()
+
+    def submit(self, instance: str, events: Sequence[RawEvent]) -> Future[list[Stored]]:
+        future: Future[list[Stored]] = Future()
+        self._queue.put(_Job(instance, events, future))
+        return future
+
+    def receive(self, instance: str, events: Sequence[RawEvent], timeout: float = 30.0) -> list[Stored]:
+        return self.submit(instance, events).result(timeout)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            jobs = [job]
+            while len(jobs) < self.max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)
+                    break
+                jobs.append(more)
+            self._commit(jobs)
+
+    def _commit(self, jobs: list[_Job]) -> None:
+        try:
+            with write(self.engine) as conn:
+                results = [store(conn, j.instance, j.events) for j in jobs]
+        except Exception as exc:
+            if len(jobs) == 1:
+                jobs[0].future.set_exception(exc)
+                return
+            log.warning("group commit of %d failed (%s); retrying one by one", len(jobs), type(exc).__name__)
+            for single in jobs:
+                self._commit([single])
+            return
+        for j, result in zip(jobs, results, strict=True):
+            j.future.set_result(result)

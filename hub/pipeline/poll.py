@@ -1,0 +1,60 @@
+"""Running one poll of a polled instance. The cursor is saved in the same transaction as the
+events it covers, so a crash between the two can neither lose nor duplicate anything."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from hub import clock
+from hub.pipeline import inbox, state
+from hub.runtime import Hub
+from hub.sdk.connector import PolledConnector
+from hub.sdk.errors import FatalError, RetriableError
+from hub.store.db import read, write
+
+log = logging.getLogger("hub.poll")
+
+
+@dataclass
+class PollReport:
+    instance: str
+    pages: int = 0
+    received: int = 0
+    duplicates: int = 0
+    error: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+def poll_instance(hub: Hub, instance_id: str, *, max_pages: int = 1000) -> PollReport:
+    report = PollReport(instance_id)
+    connector = hub.connector(instance_id)
+    if not isinstance(connector, PolledConnector):
+        raise FatalError(f"instance {instance_id!r} ({connector.name}) is not a polled connector")
+    with read(hub.engine) as conn:
+        cursor = state.load_cursor(conn, instance_id)
+    try:
+        while report.pages < max_pages:
+            result = connector.poll(cursor)
+            report.pages += 1
+            with write(hub.engine) as conn:
+                stored = inbox.store(conn, instance_id, result.events)
+                state.save_success(conn, instance_id, clock.now(), result.cursor, with_cursor=True)
+            cursor = result.cursor
+            report.received += sum(1 for s in stored if not s.duplicate)
+            report.duplicates += sum(1 for s in stored if s.duplicate)
+            if not result.more:
+                break
+    except RetriableError as exc:
+        paused = clock.now() + timedelta(seconds=exc.retry_after) if exc.retry_after else None
+        report.error = f"temporary: {exc}"
+        state.record_error(hub.engine, instance_id, report.error, paused_until=paused)
+    except FatalError as exc:
+        report.error = f"configuration: {exc}"
+        state.record_error(hub.engine, instance_id, report.error)
+    except Exception as exc:  # a connector bug must not kill the scheduler
+        log.exception("poll of %s failed", instance_id)
+        report.error = f"internal: {type(exc).__name__}: {exc}"
+        state.record_error(hub.engine, instance_id, report.error)
+    return report

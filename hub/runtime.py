@@ -1,0 +1,58 @@
+"""The running hub: configuration, database engine and connector instances, built once."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from hub import registry
+from hub.config import Config, InstanceConfig
+from hub.sdk.connector import Connector, ConnectorContext
+from hub.store.db import make_engine
+
+
+class Hub:
+    def __init__(self, config: Config, engine: Engine | None = None) -> None:
+        self.config = config
+        self.settings = config.hub
+        self.engine = engine or make_engine(config.hub.database_url)
+        self._connectors: dict[str, Connector] = {}
+        self._lock = threading.Lock()
+
+    def instance(self, instance_id: str) -> InstanceConfig:
+        return self.config.instance(instance_id)
+
+    def connector(self, instance_id: str) -> Connector:
+        """The connector object of an instance, built on first use and then shared."""
+        with self._lock:
+            found = self._connectors.get(instance_id)
+            if found is None:
+                found = self._build(self.instance(instance_id))
+                self._connectors[instance_id] = found
+            return found
+
+    def _build(self, inst: InstanceConfig) -> Connector:
+        cls = registry.get(inst.connector)
+        context = ConnectorContext(
+            instance_id=inst.id,
+            settings=inst.settings,
+            data_dir=self.settings.data_dir / "instances" / inst.id,
+            base_dir=self.config.path.parent if self.config.path else Path.cwd(),
+            defaults=inst.defaults,
+            mapping=inst.compiled_mapping,
+            report_expiry=lambda kind, at: self._report_expiry(inst.id, kind, at),
+            logger=logging.getLogger(f"hub.connector.{inst.id}"),
+        )
+        return cls(context)
+
+    def _report_expiry(self, instance_id: str, kind: str, at: Any) -> None:
+        from hub.pipeline.state import record_expiry
+
+        record_expiry(self.engine, instance_id, kind, at)
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,1 @@
+"""Storage: SQLite (WAL) by default, PostgreSQL for several processes."""

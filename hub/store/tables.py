@@ -1,0 +1,232 @@
+"""Table definitions (SQLAlchemy Core). Alembic migrations in `migrations/` create them.
+
+Timestamps are stored as timezone-aware values; JSON columns hold the parts of a ticket that are
+read whole (requester, location, attachments...). Columns that are filtered or sorted on are real
+columns with indexes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite has no time zones and would hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Named constraints so migrations are reproducible on every backend.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+Id = BigInteger().with_variant(Integer, "sqlite")  # SQLite only auto-increments INTEGER PRIMARY KEY
+TS = UTCDateTime()
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("instance", String(64), nullable=False),
+    Column("dedup_key", String(500), nullable=False),
+    Column("received_at", TS, nullable=False),
+    Column("content_type", String(200), nullable=False),
+    Column("headers", JSON, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    # received -> done | dead | ignored; replay sets it back to received
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("processed_at", TS),
+    Column("ticket_id", Id),
+    # a deferred event (its ticket is not there yet) waits until then
+    Column("available_at", TS, nullable=False),
+    UniqueConstraint("instance", "dedup_key"),
+    Index("ix_inbox_state_id", "state", "id"),
+)
+
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("number", String(40), unique=True),  # set from the id in the creating transaction
+    Column("type", String(32), nullable=False),
+    Column("title", String(500), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("description_html", Text),
+    Column("status", String(32), nullable=False),
+    Column("priority", String(16), nullable=False),
+    Column("category", String(200)),
+    Column("queue", String(200)),
+    Column("assignee", String(320)),
+    Column("channel", String(32), nullable=False),
+    Column("requester", JSON, nullable=False),
+    Column("requester_email", String(320)),
+    Column("source", JSON, nullable=False),
+    Column("source_instance", String(64), nullable=False),
+    Column("location", JSON),
+    Column("attachments", JSON, nullable=False),
+    Column("parent_id", Id, ForeignKey("tickets.id")),
+    Column("duplicate_of_id", Id, ForeignKey("tickets.id")),
+    Column("sla", JSON),
+    Column("tags", JSON, nullable=False),
+    Column("attributes", JSON, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Column("first_response_at", TS),
+    Column("resolved_at", TS),
+    Column("closed_at", TS),
+    Column("version", Integer, nullable=False, default=1),
+    Index("ix_tickets_status_queue", "status", "queue"),
+    Index("ix_tickets_updated_at", "updated_at"),
+    Index("ix_tickets_created_at", "created_at"),
+    Index("ix_tickets_requester_email", "requester_email"),
+    Index("ix_tickets_parent_id", "parent_id"),
+)
+
+# How events find their ticket: (kind='external', scope=instance, key=external id) or
+# (kind='thread', scope='', key=Message-ID / conversation id).
+ticket_refs = Table(
+    "ticket_refs",
+    metadata,
+    Column("kind", String(16), primary_key=True),
+    Column("scope", String(64), primary_key=True),
+    Column("key", String(1000), primary_key=True),
+    Column("ticket_id", Id, ForeignKey("tickets.id"), nullable=False),
+    Index("ix_ticket_refs_ticket_id", "ticket_id"),
+)
+
+ticket_history = Table(
+    "ticket_history",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("ticket_id", Id, ForeignKey("tickets.id"), nullable=False),
+    Column("at", TS, nullable=False),
+    Column("actor", String(320), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("field", String(64)),
+    Column("old", JSON),
+    Column("new", JSON),
+    Column("inbox_id", Id),
+    Index("ix_ticket_history_ticket_id", "ticket_id", "id"),
+)
+
+comments = Table(
+    "comments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("ticket_id", Id, ForeignKey("tickets.id"), nullable=False),
+    Column("at", TS, nullable=False),
+    Column("author", JSON, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("body_html", Text),
+    Column("public", Boolean, nullable=False),
+    Column("attachments", JSON, nullable=False),
+    Column("inbox_id", Id),
+    Index("ix_comments_ticket_id", "ticket_id", "id"),
+)
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("ticket_id", Id, ForeignKey("tickets.id"), primary_key=True),
+    Column("address", String(500), primary_key=True),
+    Column("name", String(300)),
+    Column("channel", String(32)),
+    Column("role", String(16), nullable=False),
+    Column("added_at", TS, nullable=False),
+    Index("ix_subscribers_address", "address"),
+)
+
+# Per connector instance: the stored cursor and what an admin needs to see its health.
+instance_state = Table(
+    "instance_state",
+    metadata,
+    Column("instance", String(64), primary_key=True),
+    Column("cursor", JSON),
+    Column("last_poll_at", TS),
+    Column("last_success_at", TS),
+    Column("last_error", Text),
+    Column("last_error_at", TS),
+    Column("error_streak", Integer, nullable=False, default=0),
+    Column("paused_until", TS),
+    Column("expiries", JSON, nullable=False),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("created_at", TS, nullable=False),
+    Column("instance", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("idempotency_key", String(300), nullable=False, unique=True),
+    Column("ticket_id", Id, ForeignKey("tickets.id")),
+    # pending -> done | dead
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", TS, nullable=False),
+    Column("last_error", Text),
+    Column("result", JSON),
+    Column("done_at", TS),
+    Index("ix_outbox_state_next", "state", "next_attempt_at"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("token_hash", String(128), nullable=False, unique=True),
+    Column("scopes", JSON, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("revoked_at", TS),
+    Column("last_used_at", TS),
+)
+
+# Yearly ticket number sequences: (name='REQ-2026', value=last number handed out).
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""Ticket lifecycle: creation, comments, status changes, history."""

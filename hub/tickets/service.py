@@ -1,0 +1,326 @@
+"""Every change to a ticket goes through these functions, inside the caller's transaction, so a
+ticket, its history and the outbox rows it causes are committed together or not at all."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from hub.store.tables import comments, subscribers, ticket_history, ticket_refs, tickets
+
+OPEN_STATUSES = ("new", "triaged", "assigned", "in_progress", "waiting_on_requester")
+FINAL_STATUSES = ("resolved", "closed", "cancelled")
+UPDATABLE_FIELDS = ("title", "priority", "category", "queue", "assignee", "tags", "attributes", "type")
+
+
+@dataclass
+class Actor:
+    """Who caused a change: a connector instance, an API token's owner, the system."""
+
+    name: str
+    inbox_id: int | None = None
+    email: str | None = None
+
+
+@dataclass
+class Change:
+    ticket_id: int
+    action: str  # created | commented | status | updated
+    fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    comment_id: int | None = None
+    public: bool = False
+
+
+# Listeners (notifications, SLA clocks, workflows) run inside the same transaction.
+Listener = Callable[[Connection, Change, datetime], None]
+listeners: list[Listener] = []
+
+
+def _notify(conn: Connection, change: Change, now: datetime) -> None:
+    for listener in listeners:
+        listener(conn, change, now)
+
+
+def _history(
+    conn: Connection,
+    ticket_id: int,
+    actor: Actor,
+    now: datetime,
+    action: str,
+    changes: dict[str, tuple[Any, Any]] | None = None,
+) -> None:
+    rows = [
+        {
+            "ticket_id": ticket_id,
+            "at": now,
+            "actor": actor.name,
+            "action": action,
+            "field": name,
+            "old": old,
+            "new": new,
+            "inbox_id": actor.inbox_id,
+        }
+        for name, (old, new) in (changes or {}).items()
+    ] or [
+        {
+            "ticket_id": ticket_id,
+            "at": now,
+            "actor": actor.name,
+            "action": action,
+            "field": None,
+            "old": None,
+            "new": None,
+            "inbox_id": actor.inbox_id,
+        }
+    ]
+    conn.execute(insert(ticket_history), rows)
+
+
+def insert_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING; True when a row was inserted."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    result = conn.execute(dialect.insert(table).values(**values).on_conflict_do_nothing())
+    return bool(result.rowcount)
+
+
+def add_ref(conn: Connection, kind: str, scope: str, key: str, ticket_id: int) -> None:
+    insert_ignore(conn, ticket_refs, {"kind": kind, "scope": scope, "key": key, "ticket_id": ticket_id})
+
+
+def find_ref(conn: Connection, kind: str, scope: str, keys: list[str]) -> int | None:
+    if not keys:
+        return None
+    row = conn.execute(
+        select(ticket_refs.c.ticket_id)
+        .where(ticket_refs.c.kind == kind, ticket_refs.c.scope == scope, ticket_refs.c.key.in_(keys))
+        .order_by(ticket_refs.c.ticket_id.desc())
+        .limit(1)
+    ).first()
+    return int(row[0]) if row else None
+
+
+def add_subscriber(
+    conn: Connection,
+    ticket_id: int,
+    address: str,
+    now: datetime,
+    *,
+    name: str | None = None,
+    channel: str | None = None,
+    role: str = "watcher",
+) -> bool:
+    return insert_ignore(
+        conn,
+        subscribers,
+        {
+            "ticket_id": ticket_id,
+            "address": address.strip().lower(),
+            "name": name,
+            "channel": channel,
+            "role": role,
+            "added_at": now,
+        },
+    )
+
+
+def create_ticket(
+    conn: Connection,
+    data: dict[str, Any],
+    *,
+    instance: str,
+    connector: str,
+    channel: str,
+    prefix: str,
+    actor: Actor,
+    now: datetime,
+    external_id: str | None = None,
+    thread_refs: list[str] | None = None,
+) -> int:
+    requester = dict(data.get("requester") or {})
+    requester.setdefault("kind", "unknown")
+    source = {
+        "instance": instance,
+        "connector": connector,
+        "external_id": external_id,
+        "external_url": data.get("external_url"),
+        "thread_refs": list(thread_refs or []),
+    }
+    status = data.get("status", "new")
+    row = {
+        "type": data.get("type", "service_request"),
+        "title": data["title"],
+        "description": data.get("description", ""),
+        "description_html": data.get("description_html"),
+        "status": status,
+        "priority": data.get("priority", "normal"),
+        "category": data.get("category"),
+        "queue": data.get("queue"),
+        "assignee": data.get("assignee"),
+        "channel": data.get("channel", channel),
+        "requester": requester,
+        "requester_email": (requester.get("email") or "").lower() or None,
+        "source": source,
+        "source_instance": instance,
+        "location": data.get("location"),
+        "attachments": data.get("attachments", []),
+        "tags": sorted(set(data.get("tags", []))),
+        "attributes": data.get("attributes", {}),
+        "created_at": now,
+        "updated_at": now,
+        "resolved_at": now if status == "resolved" else None,
+        "closed_at": now if status == "closed" else None,
+        "version": 1,
+    }
+    ticket_id = int(conn.execute(insert(tickets).values(**row).returning(tickets.c.id)).scalar_one())
+    number = f"{prefix}-{now.year}-{ticket_id:06d}"
+    conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(number=number))
+    if external_id:
+        add_ref(conn, "external", instance, external_id, ticket_id)
+    for ref in thread_refs or []:
+        add_ref(conn, "thread", "", ref, ticket_id)
+    if requester.get("email"):
+        add_subscriber(
+            conn, ticket_id, requester["email"], now, name=requester.get("name"), channel=channel, role="requester"
+        )
+    for sub in data.get("subscribers", []):
+        add_subscriber(
+            conn,
+            ticket_id,
+            sub["address"],
+            now,
+            name=sub.get("name"),
+            channel=sub.get("channel"),
+            role=sub.get("role", "watcher"),
+        )
+    _history(conn, ticket_id, actor, now, "created", {"status": (None, status)})
+    _notify(conn, Change(ticket_id, "created", {"status": (None, status)}), now)
+    return ticket_id
+
+
+def _load(conn: Connection, ticket_id: int) -> Any:
+    row = conn.execute(select(tickets).where(tickets.c.id == ticket_id)).first()
+    if row is None:
+        raise LookupError(f"ticket {ticket_id} does not exist")
+    return row
+
+
+def _status_values(old: str, new: str, now: datetime) -> dict[str, Any]:
+    values: dict[str, Any] = {"status": new}
+    if new == "resolved":
+        values["resolved_at"] = now
+    elif new == "closed":
+        values["closed_at"] = now
+    elif old in FINAL_STATUSES and new in OPEN_STATUSES:
+        values.update(resolved_at=None, closed_at=None)
+    return values
+
+
+def change_status(
+    conn: Connection, ticket_id: int, status: str, *, actor: Actor, now: datetime, note: str | None = None
+) -> bool:
+    """Set the status; False (and nothing written) when it already has it."""
+    row = _load(conn, ticket_id)
+    if row.status == status:
+        return False
+    values = _status_values(row.status, status, now)
+    if row.first_response_at is None and status not in ("new", "triaged"):
+        values["first_response_at"] = now
+    conn.execute(
+        update(tickets).where(tickets.c.id == ticket_id).values(**values, updated_at=now, version=tickets.c.version + 1)
+    )
+    _history(conn, ticket_id, actor, now, "status", {"status": (row.status, status)})
+    if note:
+        add_comment(
+            conn,
+            ticket_id,
+            {"body": note, "public": True, "author": {"name": actor.name}},
+            actor=actor,
+            now=now,
+            from_requester=False,
+        )
+    _notify(conn, Change(ticket_id, "status", {"status": (row.status, status)}), now)
+    return True
+
+
+def update_fields(
+    conn: Connection, ticket_id: int, fields: dict[str, Any], *, actor: Actor, now: datetime
+) -> dict[str, tuple[Any, Any]]:
+    """Apply changed fields only; returns what changed (empty: nothing written)."""
+    row = _load(conn, ticket_id)
+    changes = {}
+    for name, value in fields.items():
+        if name not in UPDATABLE_FIELDS:
+            raise ValueError(f"field {name!r} cannot be updated")
+        if name == "tags":
+            value = sorted(set(value))
+        if name == "attributes":
+            value = {**(row.attributes or {}), **value}
+        if getattr(row, name) != value:
+            changes[name] = (getattr(row, name), value)
+    if not changes:
+        return {}
+    values = {name: new for name, (_old, new) in changes.items()}
+    if "assignee" in changes and row.status in ("new", "triaged") and values["assignee"]:
+        values["status"] = "assigned"
+        changes["status"] = (row.status, "assigned")
+    conn.execute(
+        update(tickets).where(tickets.c.id == ticket_id).values(**values, updated_at=now, version=tickets.c.version + 1)
+    )
+    _history(conn, ticket_id, actor, now, "updated", changes)
+    _notify(conn, Change(ticket_id, "updated", changes), now)
+    return changes
+
+
+def add_comment(
+    conn: Connection, ticket_id: int, data: dict[str, Any], *, actor: Actor, now: datetime, from_requester: bool
+) -> int:
+    """Add a comment. A requester writing on a resolved or waiting ticket re-opens it."""
+    row = _load(conn, ticket_id)
+    public = bool(data.get("public", True))
+    comment_id = int(
+        conn.execute(
+            insert(comments)
+            .values(
+                ticket_id=ticket_id,
+                at=now,
+                author=data.get("author") or {"name": actor.name},
+                body=data["body"],
+                body_html=data.get("body_html"),
+                public=public,
+                attachments=data.get("attachments", []),
+                inbox_id=actor.inbox_id,
+            )
+            .returning(comments.c.id)
+        ).scalar_one()
+    )
+    values: dict[str, Any] = {"updated_at": now, "version": tickets.c.version + 1}
+    changes: dict[str, tuple[Any, Any]] = {}
+    if from_requester and row.status in ("resolved", "waiting_on_requester"):
+        new_status = "in_progress" if row.assignee else "new"
+        values.update(_status_values(row.status, new_status, now))
+        changes["status"] = (row.status, new_status)
+    elif not from_requester and public and row.first_response_at is None:
+        values["first_response_at"] = now
+    conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(**values))
+    _history(conn, ticket_id, actor, now, "commented", {"comment": (None, comment_id)})
+    if changes:
+        _history(conn, ticket_id, actor, now, "reopened", changes)
+    _notify(conn, Change(ticket_id, "commented", changes, comment_id=comment_id, public=public), now)
+    return comment_id
+
+
+def is_party(conn: Connection, ticket_id: int, address: str | None) -> bool:
+    """Whether `address` is the requester or a subscriber of the ticket (may write into it)."""
+    if not address:
+        return False
+    found = conn.execute(
+        select(subscribers.c.address).where(
+            subscribers.c.ticket_id == ticket_id, subscribers.c.address == address.strip().lower()
+        )
+    ).first()
+    return found is not None

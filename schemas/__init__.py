@@ -1,0 +1,1 @@
+"""The canonical JSON Schemas, shipped as package data so an installed hub finds them."""
