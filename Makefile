@@ -1,0 +1,28 @@
+# Two commands for a newcomer: `make run` (install + run the hub on SQLite) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CONFIG ?= config/example.yaml
+
+.PHONY: run test lint bench clean
+
+$(BIN)/hub: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+run: $(BIN)/hub
+	$(BIN)/hub --config $(CONFIG) db upgrade
+	mkdir -p var/drop/finance
+	$(BIN)/hub --config $(CONFIG) serve
+
+test: $(BIN)/hub
+	$(BIN)/pytest
+
+lint: $(BIN)/hub
+	$(BIN)/ruff check hub connectors tests
+	$(BIN)/mypy hub
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

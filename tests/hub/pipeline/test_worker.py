@@ -1,0 +1,227 @@
+"""The pipeline end to end over the reference connector, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import func, select
+
+from hub.pipeline import events as inbox_events
+from hub.pipeline.inbox import receive
+from hub.pipeline.poll import poll_instance
+from hub.pipeline.worker import drain, process_batch
+from hub.sdk import RawEvent
+from hub.store.db import read, write
+from hub.store.tables import comments, inbox, tickets
+from hub.tickets import queries
+from tests import reference_connector as ref
+
+
+def raw(key: str, **item: object) -> RawEvent:
+    return RawEvent(key, json.dumps({"key": key, **item}).encode())
+
+
+def ticket_count(hub) -> int:
+    with read(hub.engine) as conn:
+        return int(conn.execute(select(func.count()).select_from(tickets)).scalar_one())
+
+
+def test_event_received_twice_gives_one_ticket(make_hub):
+    hub = make_hub()
+    event = raw("d-1", external_id="X-1", data={"title": "Broken chair"})
+    first = receive(hub.engine, "src", [event])
+    second = receive(hub.engine, "src", [event])
+    assert first[0].duplicate is False and second[0].duplicate is True
+    assert second[0].inbox_id == first[0].inbox_id
+    report = drain(hub)
+    assert report.done == 1
+    assert ticket_count(hub) == 1
+
+
+def test_same_external_id_updates_the_same_ticket(make_hub):
+    hub = make_hub()
+    receive(hub.engine, "src", [raw("a", external_id="X-1", data={"title": "Leak", "priority": "normal"})])
+    receive(hub.engine, "src", [raw("b", external_id="X-1", data={"title": "Leak", "priority": "urgent"})])
+    drain(hub)
+    with read(hub.engine) as conn:
+        (doc,) = queries.search(conn)
+        hist = queries.history(conn, doc["id"])
+    assert doc["priority"] == "urgent"
+    assert any(h["field"] == "priority" and h["old"] == "normal" and h["new"] == "urgent" for h in hist)
+
+
+def test_reply_to_known_thread_becomes_comment_and_status_and_numbering(make_hub):
+    hub = make_hub()
+    receive(
+        hub.engine,
+        "src",
+        [raw("m1", thread_refs=["<m1@x>"], data={"title": "VPN down", "requester": {"email": "a@city.gov"}})],
+    )
+    receive(
+        hub.engine,
+        "src",
+        [
+            raw(
+                "m2",
+                in_reply_to=["<m1@x>"],
+                thread_refs=["<m2@x>"],
+                data={"title": "Re: VPN down", "description": "still down"},
+            )
+        ],
+    )
+    receive(hub.engine, "src", [raw("m3", type="ticket.status", in_reply_to=["<m2@x>"], data={"status": "resolved"})])
+    drain(hub)
+    with read(hub.engine) as conn:
+        (doc,) = queries.search(conn)
+        notes = queries.comment_list(conn, doc["id"])
+    assert doc["number"].startswith("REQ-") and doc["number"].endswith("-000001")
+    assert [c["body"] for c in notes] == ["still down"]
+    assert doc["status"] == "resolved" and doc["resolved_at"]
+
+
+def test_ticket_number_in_text_only_threads_for_parties(make_hub):
+    hub = make_hub()
+    receive(hub.engine, "src", [raw("t1", data={"title": "Badge", "requester": {"email": "owner@city.gov"}})])
+    drain(hub)
+    with read(hub.engine) as conn:
+        number = queries.search(conn)[0]["number"]
+    receive(
+        hub.engine,
+        "src",
+        [
+            raw(
+                "t2",
+                ticket_number=number,
+                actor={"email": "stranger@evil.example"},
+                data={"title": f"Re: [{number}]", "description": "let me in"},
+            ),
+            raw(
+                "t3",
+                ticket_number=number,
+                actor={"email": "OWNER@city.gov"},
+                data={"title": f"Re: [{number}]", "description": "thanks"},
+            ),
+        ],
+    )
+    drain(hub)
+    with read(hub.engine) as conn:
+        assert ticket_count(hub) == 2  # the stranger opened a new ticket
+        first = queries.get(conn, number)
+        assert [c["body"] for c in queries.comment_list(conn, first["id"])] == ["thanks"]
+
+
+def test_mapping_failure_is_dead_lettered_then_replayed(make_hub, write_config):
+    broken = """
+    hub: {data_dir: {data_dir}}
+    instances:
+      - id: hook
+        connector: webhook
+        mapping:
+          fields:
+            ticket.create:
+              title: {path: /subject, required: true}
+    """
+    hub = make_hub(broken)
+    receive(hub.engine, "hook", [RawEvent("e1", b'{"summary": "Pothole on 5th"}')])
+    report = drain(hub)
+    assert report.dead == 1
+    with read(hub.engine) as conn:
+        (dead,) = inbox_events.listing(conn, state="dead")
+    assert "fields.ticket.create.title: required value is missing" in dead["last_error"]
+
+    fixed = make_hub(broken.replace("/subject", "/summary"))
+    with write(fixed.engine) as conn:
+        assert inbox_events.replay(conn, all_dead=True) == 1
+    assert drain(fixed).done == 1
+    with read(fixed.engine) as conn:
+        assert [t["title"] for t in queries.search(conn)] == ["Pothole on 5th"]
+        assert inbox_events.listing(conn, state="dead") == []
+
+
+def test_replaying_a_done_event_does_not_duplicate(make_hub):
+    hub = make_hub()
+    receive(hub.engine, "src", [raw("r1", data={"title": "No external id"})])
+    receive(
+        hub.engine,
+        "src",
+        [raw("r2", type="ticket.comment", external_id=None, in_reply_to=["nope"], data={"body": "orphan"})],
+    )
+    drain(hub)
+    with write(hub.engine) as conn:
+        ids = [r["id"] for r in inbox_events.listing(conn)]
+        inbox_events.replay(conn, ids)
+    drain(hub)
+    assert ticket_count(hub) == 1
+
+
+def test_invalid_canonical_event_names_the_field(make_hub):
+    hub = make_hub()
+    receive(hub.engine, "src", [raw("bad", data={"title": "x", "priority": "whenever"})])
+    drain(hub)
+    with read(hub.engine) as conn:
+        (dead,) = inbox_events.listing(conn, state="dead")
+    assert dead["last_error"].startswith("data.priority:")
+
+
+def test_comment_for_unknown_ticket_is_deferred_then_dead(make_hub, fake_clock):
+    hub = make_hub()
+    receive(hub.engine, "src", [raw("c1", type="ticket.comment", external_id="NOPE", data={"body": "hi"})])
+    assert process_batch(hub).deferred == 1
+    assert process_batch(hub).claimed == 0  # waits before the next attempt
+    for _ in range(10):
+        fake_clock.advance(minutes=10)
+        process_batch(hub)
+    with read(hub.engine) as conn:
+        (dead,) = inbox_events.listing(conn, state="dead")
+    assert "no ticket matches NOPE" in dead["last_error"]
+
+
+def test_ignored_events_are_kept_with_reason(make_hub):
+    hub = make_hub()
+    receive(hub.engine, "src", [raw("i1", ignore=True, data={})])
+    assert drain(hub).ignored == 1
+    with read(hub.engine) as conn:
+        (row,) = inbox_events.listing(conn, state="ignored")
+    assert "nothing to do" in row["last_error"]
+
+
+def test_poll_stores_cursor_with_events_and_resumes(make_hub):
+    hub = make_hub()
+    ref.SOURCES["src"].extend({"key": f"p{i}", "data": {"title": f"Item {i}"}} for i in range(7))
+    report = poll_instance(hub, "src")
+    assert (report.pages, report.received) == (3, 7)
+    ref.SOURCES["src"].append({"key": "p7", "data": {"title": "Item 7"}})
+    again = poll_instance(hub, "src")
+    assert (again.received, again.duplicates) == (1, 0)
+    drain(hub)
+    assert ticket_count(hub) == 8
+
+
+def test_worker_killed_before_commit_loses_nothing(make_hub, monkeypatch):
+    """A crash inside the batch transaction rolls everything back; the events stay received."""
+    hub = make_hub()
+    receive(hub.engine, "src", [raw(f"k{i}", data={"title": f"T{i}"}) for i in range(3)])
+    from hub.pipeline import worker
+
+    calls = {"n": 0}
+    real_finish = worker._finish
+
+    def crash_on_third(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise SystemExit("killed")
+        return real_finish(*args, **kwargs)
+
+    monkeypatch.setattr(worker, "_finish", crash_on_third)
+    try:
+        process_batch(hub)
+    except SystemExit:
+        pass
+    monkeypatch.setattr(worker, "_finish", real_finish)
+    with read(hub.engine) as conn:
+        states = [r.state for r in conn.execute(select(inbox.c.state)).all()]
+        assert states == ["received"] * 3
+        assert conn.execute(select(func.count()).select_from(comments)).scalar_one() == 0
+    assert ticket_count(hub) == 0
+    assert drain(hub).done == 3
+    assert ticket_count(hub) == 3
