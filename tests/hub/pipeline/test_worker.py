@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import func, select
 
 from hub.pipeline import events as inbox_events
@@ -213,10 +214,8 @@ def test_worker_killed_before_commit_loses_nothing(make_hub, monkeypatch):
         return real_finish(*args, **kwargs)
 
     monkeypatch.setattr(worker, "_finish", crash_on_third)
-    try:
+    with pytest.raises(SystemExit):
         process_batch(hub)
-    except SystemExit:
-        pass
     monkeypatch.setattr(worker, "_finish", real_finish)
     with read(hub.engine) as conn:
         states = [r.state for r in conn.execute(select(inbox.c.state)).all()]
