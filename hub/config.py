@@ -98,47 +98,41 @@ class Config:
         raise LookupError(f"no connector instance {instance_id!r} in {self.path or 'the config'}{hint}")
 
 
-def _substitute(node: Any, where: str, problems: list[str]) -> Any:
-    """Replace ${VAR} and ${VAR:-default} throughout the document."""
+def _substitute(node: Any, path: list[Any], missing: list[tuple[list[Any], str]]) -> Any:
+    """Replace ${VAR} and ${VAR:-default} throughout the document; collect unset variables."""
     if isinstance(node, dict):
-        return {k: _substitute(v, f"{where}.{k}" if where else str(k), problems) for k, v in node.items()}
+        return {k: _substitute(v, [*path, k], missing) for k, v in node.items()}
     if isinstance(node, list):
-        return [_substitute(v, f"{where}[{i}]", problems) for i, v in enumerate(node)]
+        return [_substitute(v, [*path, i], missing) for i, v in enumerate(node)]
     if not isinstance(node, str) or "${" not in node:
         return node
-    missing: list[str] = []
 
     def resolve(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
         value = os.environ.get(name)
         if value is None or value == "":
             if default is None:
-                missing.append(name)
+                missing.append((path, name))
                 return ""
             return default
         return value
 
-    result = _ENV_REF.sub(resolve, node)
-    for name in missing:
-        problems.append(f"{where}: environment variable {name} is not set")
-    return Secret(result)
+    return Secret(_ENV_REF.sub(resolve, node))
 
 
 def _describe(path: list[Any], document: dict[str, Any]) -> str:
     """`instances[1] (id 'intake'): settings.path` from a JSON path."""
-    parts: list[str] = []
+    text = ""
     node: Any = document
     for item in path:
         if isinstance(item, int):
-            label = f"[{item}]"
-            if isinstance(node, list) and item < len(node) and isinstance(node[item], dict) and "id" in node[item]:
-                label += f" (id {str(node[item]['id'])!r})"
-            parts.append(label)
+            text += f"[{item}]"
+            if _has(node, item) and isinstance(node[item], dict) and "id" in node[item]:
+                text += f" (id {str(node[item]['id'])!r}):"
         else:
-            parts.append(("." if parts else "") + str(item))
-        node = node[item] if isinstance(node, dict | list) and _has(node, item) else None
-    text = "".join(parts)
-    return text.replace(") .", "): ").replace(")[", "): [") or "(top level)"
+            text += f" {item}" if text.endswith(":") else (f".{item}" if text else str(item))
+        node = node[item] if _has(node, item) else None
+    return text.rstrip(":") or "(top level)"
 
 
 def _has(node: Any, key: Any) -> bool:
@@ -164,12 +158,15 @@ def load_config(path: str | Path | None = None, *, text: str | None = None) -> C
     if not isinstance(document, dict):
         raise ConfigError([f"{label}: the top level must be a mapping with 'instances'"])
 
-    problems: list[str] = []
-    document = _substitute(document, "", problems)
+    missing: list[tuple[list[Any], str]] = []
+    document = _substitute(document, [], missing)
+    problems = [f"{label}: {_describe(p, document)}: environment variable {name} is not set" for p, name in missing]
+    unset = [p for p, _name in missing]
     for error in sorted(schemas.reference_validator("config").iter_errors(document), key=lambda e: list(e.path)):
-        problems.append(f"{label}: {_describe(list(error.absolute_path), document)}: {error.message}")
+        if list(error.absolute_path) not in unset:
+            problems.append(f"{label}: {_describe(list(error.absolute_path), document)}: {error.message}")
     if problems:
-        raise ConfigError([p if p.startswith(label) else f"{label}: {p}" for p in problems])
+        raise ConfigError(problems)
 
     base = file.parent if file else Path.cwd()
     hub = _hub_settings(document.get("hub") or {}, base)
