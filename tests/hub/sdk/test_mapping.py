@@ -112,12 +112,12 @@ def test_payload_errors_are_mapping_errors_with_field_names():
     with pytest.raises(MappingError, match="not valid JSON"):
         parse_json(b'{"a": ')
     no_fields = Mapping({"event": "/kind", "fields": {"ticket.create": {"title": "/t"}}})
-    with pytest.raises(MappingError, match="ticket.status"):
+    with pytest.raises(MappingError, match=r"ticket\.status"):
         no_fields.apply({"kind": "ticket.status"})
 
 
 def test_mapping_config_errors_name_the_field():
     with pytest.raises(MappingConfigError, match=r"fields.ticket.create.title: needs exactly one of"):
         mapping({"title": {"default": "x"}})
-    with pytest.raises(MappingConfigError, match="unknown event type 'ticket.explode'"):
+    with pytest.raises(MappingConfigError, match=r"unknown event type 'ticket\.explode'"):
         Mapping({"fields": {"ticket.explode": {}}})
