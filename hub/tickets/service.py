@@ -82,10 +82,11 @@ def _history(
 
 
 def insert_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING; True when a row was inserted."""
+    """INSERT ... ON CONFLICT DO NOTHING; True when a row was inserted. (RETURNING, because
+    rowcount is not reliable for this statement on every driver.)"""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    result = conn.execute(dialect.insert(table).values(**values).on_conflict_do_nothing())
-    return bool(result.rowcount)
+    statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
+    return conn.execute(statement.returning(*table.primary_key.columns)).first() is not None
 
 
 def add_ref(conn: Connection, kind: str, scope: str, key: str, ticket_id: int) -> None:

@@ -1,0 +1,75 @@
+"""The outbox: at-least-once delivery with backoff, idempotency keys and dead letters."""
+
+from __future__ import annotations
+
+from hub.outbox.dispatcher import dispatch_due, retry
+from hub.outbox.queue import enqueue, listing
+from hub.sdk import FatalError, RetriableError
+from hub.store.db import read, write
+from tests import reference_connector as ref
+
+
+def queue(hub, key: str, text: str = "hello") -> bool:
+    with write(hub.engine) as conn:
+        return enqueue(conn, instance="src", action="record", payload={"text": text}, idempotency_key=key)
+
+
+def rows(hub) -> list[dict]:
+    with read(hub.engine) as conn:
+        return listing(conn)
+
+
+def test_delivered_once_with_its_idempotency_key(make_hub):
+    hub = make_hub()
+    assert queue(hub, "ack:1") is True
+    assert queue(hub, "ack:1") is False  # same key: not queued twice
+    assert dispatch_due(hub).sent == 1
+    assert dispatch_due(hub).sent == 0
+    assert ref.SENT == [("src", {"text": "hello"}, "ack:1")]
+    assert rows(hub)[0]["state"] == "done" and rows(hub)[0]["result"]["summary"] == "recorded hello"
+
+
+def test_retriable_failures_back_off_honouring_retry_after(make_hub, fake_clock):
+    hub = make_hub()
+    ref.FAILURES.extend([RetriableError("503 from SMTP relay", retry_after=600)])
+    queue(hub, "k")
+    assert dispatch_due(hub).retried == 1
+    fake_clock.advance(seconds=599)
+    assert dispatch_due(hub).sent == 0  # not due yet
+    fake_clock.advance(seconds=2)
+    assert dispatch_due(hub).sent == 1
+    assert rows(hub)[0]["attempts"] == 2
+
+
+def test_budget_spent_goes_dead_with_reason_and_can_be_retried(make_hub, fake_clock):
+    hub = make_hub()
+    ref.FAILURES.extend(RetriableError(f"timeout {i}") for i in range(hub.settings.outbox_max_attempts))
+    queue(hub, "k")
+    for _ in range(hub.settings.outbox_max_attempts):
+        dispatch_due(hub)
+        fake_clock.advance(hours=2)
+    (row,) = rows(hub)
+    assert row["state"] == "dead" and row["last_error"].startswith("timeout")
+    assert retry(hub, [row["id"]]) == 1
+    assert dispatch_due(hub).sent == 1
+
+
+def test_fatal_errors_are_dead_at_once(make_hub):
+    hub = make_hub()
+    ref.FAILURES.append(FatalError("403: Mail.Send permission missing"))
+    queue(hub, "k")
+    assert dispatch_due(hub).dead == 1
+    assert "Mail.Send" in rows(hub)[0]["last_error"]
+
+
+def test_a_crashed_dispatcher_lease_expires(make_hub, fake_clock, monkeypatch):
+    hub = make_hub()
+    queue(hub, "k")
+    from hub.outbox import dispatcher
+
+    monkeypatch.setattr(dispatcher, "_deliver", lambda *a: None)  # claimed, then the process "dies"
+    dispatch_due(hub)
+    monkeypatch.undo()
+    assert dispatch_due(hub).sent == 0  # leased
+    fake_clock.advance(minutes=6)
+    assert dispatch_due(hub).sent == 1
