@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from apscheduler.util import undefined
 from sqlalchemy import select
 
 from hub import clock
@@ -62,7 +63,16 @@ def build_scheduler(hub: Hub, *, polls: bool = True, outbox: bool = True) -> Bac
                 continue
             trigger = trigger_for(inst, hub.settings.timezone)
             if trigger is not None:
-                scheduler.add_job(poll_job, trigger, args=(hub, inst.id), id=f"poll:{inst.id}", name=f"poll {inst.id}")
+                # interval pollers catch up at start-up instead of one interval later
+                first = datetime.now(UTC) if isinstance(trigger, IntervalTrigger) else undefined
+                scheduler.add_job(
+                    poll_job,
+                    trigger,
+                    args=(hub, inst.id),
+                    id=f"poll:{inst.id}",
+                    name=f"poll {inst.id}",
+                    next_run_time=first,
+                )
     if outbox:
         scheduler.add_job(
             dispatch_due,

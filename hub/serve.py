@@ -12,6 +12,11 @@ from hub.runtime import Hub
 log = logging.getLogger("hub.serve")
 
 
+class _Stopping(SystemExit):
+    """Unwinds the main thread on SIGTERM/SIGINT. A SystemExit, because waitress's loop swallows
+    other exceptions raised while it is inside a channel handler."""
+
+
 def run(hub: Hub, roles: set[str], *, host: str | None = None, port: int | None = None) -> None:
     from hub.scheduler import WorkerLoop, build_scheduler
 
@@ -34,10 +39,12 @@ def run(hub: Hub, roles: set[str], *, host: str | None = None, port: int | None 
         log.info("listening on http://%s:%s", host or hub.settings.host, port or hub.settings.port)
 
     def shutdown(signum: int, _frame: Any) -> None:
+        # Raised in the main thread, this unwinds server.run() / stop.wait() into the finally below.
+        if stop.is_set():
+            return
         log.info("signal %s: stopping", signum)
         stop.set()
-        if server is not None:
-            server.close()
+        raise _Stopping
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
@@ -47,7 +54,11 @@ def run(hub: Hub, roles: set[str], *, host: str | None = None, port: int | None 
             server.run()
         else:
             stop.wait()
+    except _Stopping:
+        pass
     finally:
+        if server is not None:
+            server.close()
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         if worker is not None:

@@ -173,3 +173,37 @@ worker.process_batch(Hub(load_config({str(admin.config_dir / "example.yaml")!r})
         server.send_signal(signal.SIGTERM)
         assert server.wait(30) == 0
     assert json.loads(admin("events", "list", "--json").output)[0]["state"] == "done"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_all_roles_answers_health_and_stops_cleanly(admin, db_url):
+    import requests
+
+    admin("db", "upgrade")
+    port = _free_port()
+    env = _env(db_url, admin.config_dir / "example.yaml")
+    errors = (admin.config_dir / "serve.log").open("wb")
+    server = subprocess.Popen([*HUB, "serve", "--port", str(port)], env=env, stderr=errors)
+    try:
+        for _ in range(300):
+            try:
+                ready = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        assert ready.status_code == 200 and ready.json() == {"status": "ok"}
+        assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).json() == {"status": "ok"}
+    finally:
+        server.send_signal(signal.SIGTERM)
+        code = server.wait(30)
+    errors.close()
+    log = (admin.config_dir / "serve.log").read_text()
+    assert code == 0, log
+    assert "roles: scheduler, web, worker" in log and "Traceback" not in log
