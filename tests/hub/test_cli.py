@@ -207,3 +207,11 @@ def test_serve_all_roles_answers_health_and_stops_cleanly(admin, db_url):
     log = (admin.config_dir / "serve.log").read_text()
     assert code == 0, log
     assert "roles: scheduler, web, worker" in log and "Traceback" not in log
+
+
+def test_connectors_check_reports_and_fails(admin):
+    failed = admin("connectors", "check", "finance-exports", ok=False)
+    assert failed.exit_code == 1 and "FAIL directory" in failed.output and "does not exist" in failed.output
+    (admin.config_dir.parent / "var" / "drop" / "finance").mkdir(parents=True)
+    assert "ok   directory" in admin("connectors", "check", "finance-exports").output
+    assert "webhook" in admin("connectors", "list", "--available").output
