@@ -5,6 +5,7 @@ from hub.sdk.connector import (
     CheckResult,
     Connector,
     ConnectorContext,
+    HttpReply,
     InboundRequest,
     PolledConnector,
     PollResult,
@@ -12,7 +13,14 @@ from hub.sdk.connector import (
     RawEvent,
     action,
 )
-from hub.sdk.errors import ConnectorError, FatalError, MappingError, RetriableError, SkipRecord
+from hub.sdk.errors import (
+    ConnectorError,
+    FatalError,
+    MappingError,
+    RetriableError,
+    SkipRecord,
+    VerificationError,
+)
 
 __all__ = [
     "ActionResult",
@@ -21,6 +29,7 @@ __all__ = [
     "ConnectorContext",
     "ConnectorError",
     "FatalError",
+    "HttpReply",
     "InboundRequest",
     "MappingError",
     "PollResult",
@@ -29,5 +38,6 @@ __all__ = [
     "RawEvent",
     "RetriableError",
     "SkipRecord",
+    "VerificationError",
     "action",
 ]

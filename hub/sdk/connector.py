@@ -54,6 +54,16 @@ class InboundRequest:
 
 
 @dataclass(frozen=True)
+class HttpReply:
+    """An answer a push connector gives directly (protocol handshakes such as Graph's
+    validationToken), bypassing storage."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = "text/plain; charset=utf-8"
+
+
+@dataclass(frozen=True)
 class CheckResult:
     name: str
     ok: bool
@@ -164,7 +174,16 @@ class PolledConnector(Connector):
 
 
 class PushConnector(Connector):
-    """A source that calls our webhook. Signature checks happen in the core before receive()."""
+    """A source that calls our webhook. The web layer calls, in order: handshake() (protocol
+    handshakes answered at once), the core's signature check (instance `verify` config), verify()
+    (checks specific to the system, e.g. Graph's clientState), then receive(), then stores the raw
+    events and answers 2xx only after they are committed."""
+
+    def handshake(self, request: InboundRequest) -> HttpReply | None:
+        return None
+
+    def verify(self, request: InboundRequest) -> None:
+        """Raise VerificationError with a reason that reveals no secret."""
 
     @property
     def header(self) -> str | None:

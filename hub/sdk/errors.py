@@ -28,3 +28,7 @@ class SkipRecord(ConnectorError):
 
 class MappingError(SkipRecord):
     """A declarative mapping could not handle a payload."""
+
+
+class VerificationError(ConnectorError):
+    """A pushed request failed authentication; the web layer answers 401 with this reason."""
