@@ -206,10 +206,52 @@ def connectors_list(state: State, available: bool) -> None:
                 "received": sum(v for (i, _s), v in totals.items() if i == inst.id),
                 "dead": totals.get((inst.id, "dead"), 0),
                 "last_success": clock.isoformat(st.last_success_at) if st and st.last_success_at else None,
-                "last_error": st.last_error if st and st.error_streak else None,
+                "last_error": st.last_error if st else None,
             }
         )
     _table(rows, ["id", "connector", "enabled", "schedule", "received", "dead", "last_success", "last_error"])
+
+
+@main.command("status")
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def status(state: State, as_json: bool) -> None:
+    """Health of every instance: last event, lag, failures, circuits, expiries, problems."""
+    from hub.health import assess
+
+    now = clock.now()
+    rows = []
+    for h in assess(state.hub(), now):
+        expiry = h.next_expiry()
+        lag = h.lag_seconds(now)
+        rows.append(
+            {
+                "instance": h.instance,
+                "connector": h.connector,
+                "enabled": h.enabled,
+                "last_event": clock.isoformat(h.last_event_at) if h.last_event_at else None,
+                "lag": _age(lag) if lag is not None else None,
+                "last_success": clock.isoformat(h.last_success_at) if h.last_success_at else None,
+                "failures": h.failures,
+                "circuit": f"in:{h.circuit_in} out:{h.circuit_out}",
+                "next_expiry": f"{expiry[0]} in {_age((expiry[1] - now).total_seconds())}" if expiry else None,
+                "problems": "; ".join(f"{k}: {v}" for k, v in h.problems.items()) or "ok",
+            }
+        )
+    if as_json:
+        _json(rows)
+    else:
+        _table(rows, ["instance", "connector", "last_event", "lag", "failures", "circuit", "next_expiry", "problems"])
+    if any(r["problems"] != "ok" for r in rows):
+        raise click.exceptions.Exit(3)
+
+
+def _age(seconds: float) -> str:
+    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{sign}{seconds / size:.1f}{unit}"
+    return f"{sign}{seconds:.0f}s"
 
 
 @connectors_group.command("check")

@@ -60,6 +60,7 @@ class InstanceConfig:
     defaults: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     mapping: dict[str, Any] | None = None
+    health: dict[str, Any] = field(default_factory=dict)
     compiled_mapping: Mapping | None = None
 
 
@@ -81,6 +82,12 @@ class HubSettings:
     outbox_max_attempts: int = 8
     outbox_backoff_base: float = 30.0
     outbox_backoff_max: float = 3600.0
+    health_silence_after: float = 3600.0
+    health_interval: float = 300.0
+    health_alert_queue: str = "it"
+    health_expiry_warning: dict[str, float] = field(
+        default_factory=lambda: {"default": 7200.0, "credential": 14 * 86400.0, "certificate": 30 * 86400.0}
+    )
 
 
 @dataclass
@@ -205,6 +212,11 @@ def _check_instance(instance: InstanceConfig) -> list[str]:
                 problems.append(f"mapping.{exc}")
     elif cls.uses_mapping:
         problems.append(f"mapping: connector {cls.name!r} needs a mapping")
+    if "silence_after" in instance.health:
+        try:
+            parse_duration(instance.health["silence_after"])
+        except ValueError as exc:
+            problems.append(f"health.silence_after: {exc}")
     if instance.schedule:
         for key in ("every", "jitter"):
             if key in instance.schedule:
@@ -236,6 +248,12 @@ def _hub_settings(section: dict[str, Any], base: Path) -> HubSettings:
     settings.outbox_max_attempts = outbox.get("max_attempts", settings.outbox_max_attempts)
     settings.outbox_backoff_base = parse_duration(outbox.get("backoff_base", settings.outbox_backoff_base))
     settings.outbox_backoff_max = parse_duration(outbox.get("backoff_max", settings.outbox_backoff_max))
+    health = section.get("health", {})
+    settings.health_silence_after = parse_duration(health.get("silence_after", settings.health_silence_after))
+    settings.health_interval = parse_duration(health.get("interval", settings.health_interval))
+    settings.health_alert_queue = health.get("alert_queue", settings.health_alert_queue)
+    for kind, value in (health.get("expiry_warning") or {}).items():
+        settings.health_expiry_warning[kind] = parse_duration(value)
     return settings
 
 

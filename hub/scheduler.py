@@ -12,17 +12,16 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from apscheduler.util import undefined
-from sqlalchemy import select
 
 from hub import clock
 from hub.config import InstanceConfig, parse_duration
 from hub.outbox.dispatcher import dispatch_due
+from hub.pipeline import circuit
 from hub.pipeline.poll import poll_instance
 from hub.pipeline.worker import process_batch
 from hub.runtime import Hub
 from hub.sdk.connector import PolledConnector
 from hub.store.db import read
-from hub.store.tables import instance_state
 
 log = logging.getLogger("hub.scheduler")
 
@@ -38,13 +37,11 @@ def trigger_for(inst: InstanceConfig, timezone: str = "UTC") -> BaseTrigger | No
 
 
 def poll_job(hub: Hub, instance_id: str) -> None:
-    """Skip while the source asked us to back off (429 with a long Retry-After)."""
+    """Skip while the instance's circuit is open (repeated failures, or a long Retry-After)."""
     with read(hub.engine) as conn:
-        paused = conn.execute(
-            select(instance_state.c.paused_until).where(instance_state.c.instance == instance_id)
-        ).scalar()
-    if paused and paused > clock.now():
-        log.info("poll of %s skipped: paused until %s", instance_id, paused)
+        breaker = circuit.get(conn, instance_id, "in")
+    if breaker.is_open(clock.now()):
+        log.info("poll of %s skipped: circuit open until %s", instance_id, breaker.opened_until)
         return
     report = poll_instance(hub, instance_id)
     if report.error:
@@ -73,6 +70,16 @@ def build_scheduler(hub: Hub, *, polls: bool = True, outbox: bool = True) -> Bac
                     name=f"poll {inst.id}",
                     next_run_time=first,
                 )
+    if polls:
+        from hub.health import raise_alerts
+
+        scheduler.add_job(
+            raise_alerts,
+            IntervalTrigger(seconds=hub.settings.health_interval),
+            args=(hub,),
+            id="health",
+            name="intake health",
+        )
     if outbox:
         scheduler.add_job(
             dispatch_due,
@@ -111,3 +118,44 @@ class WorkerLoop:
             if report is None or report.claimed == 0 or report.claimed == report.deferred:
                 self.wake.wait(self.hub.settings.worker_interval)
                 self.wake.clear()
+
+
+class LeaderScheduler:
+    """Runs the polling jobs only while this process holds the scheduler lead; standbys try to
+    take it over every `interval` seconds."""
+
+    def __init__(self, hub: Hub, interval: float = 2.0) -> None:
+        from hub.leader import Leadership
+
+        self.hub = hub
+        self.interval = interval
+        self.leadership = Leadership(hub.engine, "scheduler", hub.settings.data_dir)
+        self.scheduler = build_scheduler(hub, polls=True, outbox=False)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hub-leader", daemon=True)
+
+    @property
+    def leading(self) -> bool:
+        return self.leadership.held
+
+    def start(self) -> None:
+        self.scheduler.start(paused=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self.scheduler.shutdown(wait=False)
+        self.leadership.release()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            was = self.leadership.held
+            now_leading = self.leadership.try_acquire()
+            if now_leading and not was:
+                log.info("this process now leads the scheduler")
+                self.scheduler.resume()
+            elif was and not now_leading:
+                log.warning("scheduler lead lost; pausing jobs")
+                self.scheduler.pause()
+            self._stop.wait(self.interval)

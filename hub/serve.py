@@ -18,16 +18,15 @@ class _Stopping(SystemExit):
 
 
 def run(hub: Hub, roles: set[str], *, host: str | None = None, port: int | None = None) -> None:
-    from hub.scheduler import WorkerLoop, build_scheduler
+    from hub.scheduler import LeaderScheduler, WorkerLoop, build_scheduler
 
     stop = threading.Event()
     worker = WorkerLoop(hub) if "worker" in roles else None
-    scheduler = None
-    if "scheduler" in roles or "worker" in roles:
-        scheduler = build_scheduler(hub, polls="scheduler" in roles, outbox="worker" in roles)
-        scheduler.start()
-    if worker:
-        worker.start()
+    outbox = build_scheduler(hub, polls=False, outbox=True) if worker else None
+    leader = LeaderScheduler(hub) if "scheduler" in roles else None
+    for part in (outbox, worker, leader):
+        if part is not None:
+            part.start()
     server: Any = None
     if "web" in roles:
         from waitress.server import create_server
@@ -59,8 +58,10 @@ def run(hub: Hub, roles: set[str], *, host: str | None = None, port: int | None 
     finally:
         if server is not None:
             server.close()
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
+        if leader is not None:
+            leader.stop()
+        if outbox is not None:
+            outbox.shutdown(wait=False)
         if worker is not None:
             worker.stop()
         hub.close()

@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, update
 
 from hub import clock
+from hub.pipeline import circuit
 from hub.runtime import Hub
 from hub.sdk.errors import FatalError, RetriableError, SkipRecord
 from hub.store.db import write
@@ -38,41 +39,57 @@ def dispatch_due(hub: Hub, limit: int = 50) -> DispatchReport:
     with write(hub.engine) as conn:
         rows = conn.execute(
             select(outbox)
-            .where(outbox.c.state == "pending", outbox.c.next_attempt_at <= now)
+            .where(
+                outbox.c.state == "pending",
+                outbox.c.next_attempt_at <= now,
+                outbox.c.instance.not_in(circuit.open_instances(conn, "out", now)),
+            )
             .order_by(outbox.c.next_attempt_at, outbox.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         ).all()
         if rows:
             conn.execute(update(outbox).where(outbox.c.id.in_([r.id for r in rows])).values(next_attempt_at=lease))
+    broken: dict[str, datetime] = {}
     for row in rows:
-        _deliver(hub, row, report)
+        if row.instance in broken:  # its circuit opened during this batch: wait, keep the attempts
+            _record(hub, row, "pending", row.attempts, error=row.last_error, until=broken[row.instance])
+            continue
+        opened = _deliver(hub, row, report)
+        if opened is not None:
+            broken[row.instance] = opened
     return report
 
 
-def _deliver(hub: Hub, row: Any, report: DispatchReport) -> None:
+def _deliver(hub: Hub, row: Any, report: DispatchReport) -> datetime | None:
+    """Run one action; returns when the instance's circuit opened, if this failure opened it."""
     attempts = row.attempts + 1
     try:
         result = hub.connector(row.instance).run_action(row.action, row.payload, row.idempotency_key)
     except RetriableError as exc:
+        breaker = circuit.record_failure(hub.engine, row.instance, "out", str(exc), exc.retry_after)
         if attempts >= hub.settings.outbox_max_attempts:
             _record(hub, row, "dead", attempts, error=str(exc))
             report.dead += 1
-            return
-        backoff = min(hub.settings.outbox_backoff_max, hub.settings.outbox_backoff_base * 2 ** (attempts - 1))
-        delay = max(exc.retry_after or 0.0, random.uniform(backoff / 2, backoff))
-        _record(hub, row, "pending", attempts, error=str(exc), delay=delay)
-        report.retried += 1
+        else:
+            backoff = min(hub.settings.outbox_backoff_max, hub.settings.outbox_backoff_base * 2 ** (attempts - 1))
+            delay = max(exc.retry_after or 0.0, random.uniform(backoff / 2, backoff))
+            _record(hub, row, "pending", attempts, error=str(exc), until=clock.now() + timedelta(seconds=delay))
+            report.retried += 1
+        return breaker.opened_until
     except (FatalError, SkipRecord, LookupError) as exc:
         _record(hub, row, "dead", attempts, error=str(exc))
         report.dead += 1
+        return None
     except Exception as exc:
         log.exception("outbox %s failed", row.id)
         _record(hub, row, "dead", attempts, error=f"internal error: {type(exc).__name__}: {exc}")
         report.dead += 1
+        return None
     else:
         _record(hub, row, "done", attempts, result={"summary": result.summary, **result.data})
         report.sent += 1
+    return None
 
 
 def _record(
@@ -83,7 +100,7 @@ def _record(
     *,
     error: str | None = None,
     result: dict[str, Any] | None = None,
-    delay: float = 0.0,
+    until: datetime | None = None,
 ) -> None:
     now = clock.now()
     with write(hub.engine) as conn:
@@ -95,10 +112,12 @@ def _record(
                 attempts=attempts,
                 last_error=error,
                 result=result,
-                next_attempt_at=now + timedelta(seconds=delay),
+                next_attempt_at=until or now,
                 done_at=now if state == "done" else None,
             )
         )
+        if state == "done":
+            circuit.record_success(conn, row.instance, "out")
         if row.ticket_id and state != "pending":
             conn.execute(
                 insert(ticket_history).values(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from hub import clock
 from hub.pipeline import inbox, state
@@ -47,9 +46,8 @@ def poll_instance(hub: Hub, instance_id: str, *, max_pages: int = 1000) -> PollR
             if not result.more:
                 break
     except RetriableError as exc:
-        paused = clock.now() + timedelta(seconds=exc.retry_after) if exc.retry_after else None
         report.error = f"temporary: {exc}"
-        state.record_error(hub.engine, instance_id, report.error, paused_until=paused)
+        state.record_error(hub.engine, instance_id, report.error, retry_after=exc.retry_after)
     except FatalError as exc:
         report.error = f"configuration: {exc}"
         state.record_error(hub.engine, instance_id, report.error)

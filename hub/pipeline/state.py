@@ -8,13 +8,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, update
 
 from hub import clock
+from hub.pipeline import circuit
 from hub.store.db import write
 from hub.store.tables import instance_state
 from hub.tickets.service import insert_ignore
 
 
 def _ensure(conn: Connection, instance: str) -> None:
-    insert_ignore(conn, instance_state, {"instance": instance, "error_streak": 0, "expiries": {}})
+    insert_ignore(conn, instance_state, {"instance": instance, "expiries": {}})
 
 
 def load_cursor(conn: Connection, instance: str) -> Any:
@@ -27,27 +28,24 @@ def save_success(
     """Record a successful poll or push; the cursor is written in the caller's transaction, i.e.
     together with the events it covers."""
     _ensure(conn, instance)
-    values: dict[str, Any] = {"last_poll_at": now, "last_success_at": now, "error_streak": 0}
+    values: dict[str, Any] = {"last_poll_at": now, "last_success_at": now, "last_error": None}
     if with_cursor:
         values["cursor"] = cursor
     conn.execute(update(instance_state).where(instance_state.c.instance == instance).values(**values))
+    circuit.record_success(conn, instance, "in")
 
 
-def record_error(engine: Engine, instance: str, message: str, *, paused_until: datetime | None = None) -> None:
+def record_error(engine: Engine, instance: str, message: str, *, retry_after: float | None = None) -> None:
+    """A failed poll: remembered for the admin and counted by the instance's inbound circuit."""
     now = clock.now()
     with write(engine) as conn:
         _ensure(conn, instance)
         conn.execute(
             update(instance_state)
             .where(instance_state.c.instance == instance)
-            .values(
-                last_poll_at=now,
-                last_error=message[:2000],
-                last_error_at=now,
-                error_streak=instance_state.c.error_streak + 1,
-                paused_until=paused_until,
-            )
+            .values(last_poll_at=now, last_error=message[:2000], last_error_at=now)
         )
+    circuit.record_failure(engine, instance, "in", message, retry_after)
 
 
 def record_expiry(engine: Engine, instance: str, kind: str, at: datetime | None) -> None:

@@ -81,6 +81,7 @@ inbox = Table(
     Column("available_at", TS, nullable=False),
     UniqueConstraint("instance", "dedup_key"),
     Index("ix_inbox_state_id", "state", "id"),
+    Index("ix_inbox_instance_received_at", "instance", "received_at"),  # intake health
 )
 
 tickets = Table(
@@ -186,9 +187,20 @@ instance_state = Table(
     Column("last_success_at", TS),
     Column("last_error", Text),
     Column("last_error_at", TS),
-    Column("error_streak", Integer, nullable=False, default=0),
-    Column("paused_until", TS),
     Column("expiries", JSON, nullable=False),
+)
+
+# Circuit breakers per instance and direction ('in': polling, 'out': outbound actions). Shared by
+# every process through the database, so one broken system pauses everywhere at once.
+circuits = Table(
+    "circuits",
+    metadata,
+    Column("instance", String(64), primary_key=True),
+    Column("direction", String(8), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("opened_until", TS),
+    Column("last_error", Text),
+    Column("updated_at", TS, nullable=False),
 )
 
 outbox = Table(

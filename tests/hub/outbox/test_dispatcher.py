@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hub.outbox.dispatcher import dispatch_due, retry
 from hub.outbox.queue import enqueue, listing
+from hub.pipeline import circuit
 from hub.sdk import FatalError, RetriableError
 from hub.store.db import read, write
 from tests import reference_connector as ref
@@ -73,3 +74,41 @@ def test_a_crashed_dispatcher_lease_expires(make_hub, fake_clock, monkeypatch):
     assert dispatch_due(hub).sent == 0  # leased
     fake_clock.advance(minutes=6)
     assert dispatch_due(hub).sent == 1
+
+
+TWO = """
+hub: {data_dir: {data_dir}}
+instances:
+  - {id: broken, connector: memory}
+  - {id: healthy, connector: memory}
+"""
+
+
+def test_one_broken_system_does_not_starve_the_others(make_hub, fake_clock, monkeypatch):
+    hub = make_hub(TWO)
+    calls: list[str] = []
+    from tests.reference_connector import MemoryConnector
+
+    real = MemoryConnector.record
+
+    def record(self, payload, *, idempotency_key):
+        calls.append(self.context.instance_id)
+        if self.context.instance_id == "broken":
+            raise RetriableError("connection reset")
+        return real(self, payload, idempotency_key=idempotency_key)
+
+    record._hub_action = "record"  # type: ignore[attr-defined]
+    monkeypatch.setattr(MemoryConnector, "record", record)
+    with write(hub.engine) as conn:
+        for i in range(20):
+            enqueue(conn, instance="broken", action="record", payload={"n": i}, idempotency_key=f"b{i}")
+        for i in range(3):
+            enqueue(conn, instance="healthy", action="record", payload={"n": i}, idempotency_key=f"h{i}")
+    report = dispatch_due(hub, limit=50)
+    assert calls.count("broken") == circuit.THRESHOLD  # the circuit opened; the rest were not tried
+    assert report.sent == 3 and calls.count("healthy") == 3
+    with read(hub.engine) as conn:
+        broken_rows = [r for r in listing(conn, limit=100) if r["instance"] == "broken"]
+    assert sum(r["attempts"] for r in broken_rows) == circuit.THRESHOLD  # untried rows kept their budget
+    assert all(r["state"] == "pending" for r in broken_rows)
+    assert dispatch_due(hub).retried == 0  # still open: nothing claimed for it

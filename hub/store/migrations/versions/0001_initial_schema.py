@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 06:11:17.371848
+Create Date: 2026-11-29 06:44:46.909679
 """
 
 from __future__ import annotations
@@ -30,6 +30,16 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash", name=op.f("uq_api_tokens_token_hash")),
     )
     op.create_table(
+        "circuits",
+        sa.Column("instance", sa.String(length=64), nullable=False),
+        sa.Column("direction", sa.String(length=8), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("opened_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("instance", "direction", name=op.f("pk_circuits")),
+    )
+    op.create_table(
         "counters",
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("value", sa.BigInteger(), nullable=False),
@@ -54,6 +64,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("instance", "dedup_key", name=op.f("uq_inbox_instance_dedup_key")),
     )
     with op.batch_alter_table("inbox", schema=None) as batch_op:
+        batch_op.create_index("ix_inbox_instance_received_at", ["instance", "received_at"], unique=False)
         batch_op.create_index("ix_inbox_state_id", ["state", "id"], unique=False)
 
     op.create_table(
@@ -64,8 +75,6 @@ def upgrade() -> None:
         sa.Column("last_success_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("last_error_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("error_streak", sa.Integer(), nullable=False),
-        sa.Column("paused_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("expiries", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("instance", name=op.f("pk_instance_state")),
     )
@@ -227,7 +236,9 @@ def downgrade() -> None:
     op.drop_table("instance_state")
     with op.batch_alter_table("inbox", schema=None) as batch_op:
         batch_op.drop_index("ix_inbox_state_id")
+        batch_op.drop_index("ix_inbox_instance_received_at")
 
     op.drop_table("inbox")
     op.drop_table("counters")
+    op.drop_table("circuits")
     op.drop_table("api_tokens")
