@@ -32,11 +32,13 @@ def parse(value: str | int | float | datetime) -> datetime:
         parsed = value
     elif isinstance(value, int | float):
         return datetime.fromtimestamp(value, UTC)
-    else:
+    elif isinstance(value, str):
         text = value.strip()
         if text.isdigit():
             return datetime.fromtimestamp(int(text), UTC)
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    else:
+        raise TypeError(f"not a time: {type(value).__name__}")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)

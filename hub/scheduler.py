@@ -109,13 +109,20 @@ class WorkerLoop:
         self._thread.join(timeout=30)
 
     def _run(self) -> None:
+        failures = 0
         while not self._stop.is_set():
             try:
                 report = process_batch(self.hub)
-            except Exception:  # database away: wait and try again, nothing is lost
-                log.exception("worker batch failed; retrying")
-                report = None
-            if report is None or report.claimed == 0 or report.claimed == report.deferred:
+            except Exception as exc:  # database away: the batch rolled back, nothing is lost
+                failures += 1
+                if failures == 1:
+                    log.warning("worker paused, database unavailable (%s); retrying", type(exc).__name__)
+                self.wake.wait(min(30.0, self.hub.settings.worker_interval * 2**failures))
+                continue
+            if failures:
+                log.info("worker resumed after %d failed attempts", failures)
+                failures = 0
+            if report.claimed == 0 or report.claimed == report.deferred:
                 self.wake.wait(self.hub.settings.worker_interval)
                 self.wake.clear()
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import DBAPIError
+
 from hub import clock
 from hub.pipeline import inbox, state
 from hub.runtime import Hub
@@ -31,9 +33,9 @@ def poll_instance(hub: Hub, instance_id: str, *, max_pages: int = 1000) -> PollR
     connector = hub.connector(instance_id)
     if not isinstance(connector, PolledConnector):
         raise FatalError(f"instance {instance_id!r} ({connector.name}) is not a polled connector")
-    with read(hub.engine) as conn:
-        cursor = state.load_cursor(conn, instance_id)
     try:
+        with read(hub.engine) as conn:
+            cursor = state.load_cursor(conn, instance_id)
         while report.pages < max_pages:
             result = connector.poll(cursor)
             report.pages += 1
@@ -51,6 +53,11 @@ def poll_instance(hub: Hub, instance_id: str, *, max_pages: int = 1000) -> PollR
     except FatalError as exc:
         report.error = f"configuration: {exc}"
         state.record_error(hub.engine, instance_id, report.error)
+    except DBAPIError as exc:
+        # The database went away: nothing was committed, the cursor did not move; the next
+        # scheduled poll starts from the same place. Nothing to record it in either.
+        report.error = f"database unavailable: {type(exc.orig).__name__}"
+        log.warning("poll of %s paused: %s", instance_id, report.error)
     except Exception as exc:  # a connector bug must not kill the scheduler
         log.exception("poll of %s failed", instance_id)
         report.error = f"internal: {type(exc).__name__}: {exc}"

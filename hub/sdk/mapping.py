@@ -137,7 +137,7 @@ def _cast(value: Any, kind: str) -> Any:
             return _text(value).upper()
         if kind == "list":
             return value if isinstance(value, list) else [value]
-    except (TypeError, ValueError, OverflowError) as exc:
+    except (TypeError, ValueError, OverflowError, AttributeError) as exc:
         raise MappingError(f"cannot read {_text(value)[:80]!r} as {kind}: {exc}") from None
     raise MappingConfigError(f"unknown cast {kind!r}")
 
@@ -256,7 +256,7 @@ class Mapping:
         event: dict[str, Any] = {"type": etype}
         for name, get in self._envelope.items():
             value = get(payload)
-            if value is not MISSING:
+            if value not in (MISSING, None, "", []):
                 if name in ("thread_refs", "in_reply_to"):
                     value = [_text(v) for v in (value if isinstance(value, list) else [value])]
                 elif name == "occurred_at":
