@@ -24,12 +24,15 @@ def run(hub: Hub, roles: set[str], *, host: str | None = None, port: int | None 
     if worker:
         worker.start()
     server: Any = None
+    app: Any = None
     if "web" in roles:
         from waitress.server import create_server
 
         from hub.app import create_app
 
         app = create_app(hub=hub)
+        if worker is not None:  # a stored webhook event wakes the worker at once
+            app.extensions["hub.intake"].wake = worker.wake.set
         server = create_server(app, host=host or hub.settings.host, port=port or hub.settings.port, threads=8)
         log.info("listening on http://%s:%s", host or hub.settings.host, port or hub.settings.port)
 
@@ -48,6 +51,10 @@ def run(hub: Hub, roles: set[str], *, host: str | None = None, port: int | None 
         else:
             stop.wait()
     finally:
+        if server is not None:
+            from hub.app import close_app
+
+            close_app(app)
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         if worker is not None:
