@@ -16,7 +16,8 @@ def create_app(config: str | None = None, *, hub: Hub | None = None, **overrides
     app.extensions["hub"] = hub or Hub(load_config(config_path(config)))
     app.extensions["hub.closers"] = []
     # Werkzeug stops reading a body past this (chunked uploads too); the webhook answers 413.
-    app.config.setdefault("MAX_CONTENT_LENGTH", app.extensions["hub"].settings.max_body_bytes)
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = app.extensions["hub"].settings.max_body_bytes
     from hub.web import api, health, hooks, metrics_view, problem
 
     problem.init_app(app)

@@ -95,9 +95,17 @@ def _accepts(connector: PushConnector, media_type: str) -> bool:
 
 
 def _read_body(limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise Problem(413, f"the body is larger than the limit of {limit} bytes", limit=limit)
-    return request.get_data(cache=False)  # MAX_CONTENT_LENGTH stops a chunked body past the limit
+    too_large = Problem(413, f"the body is larger than the limit of {limit} bytes", limit=limit)
+    if request.content_length is not None:
+        if request.content_length > limit:
+            raise too_large
+        return request.get_data(cache=False)
+    if not request.environ.get("wsgi.input_terminated"):
+        raise Problem(411, "send a Content-Length (or chunked encoding through a server that ends the stream)")
+    data: bytes = request.environ["wsgi.input"].read(limit + 1)  # the server ends a chunked stream
+    if len(data) > limit:
+        raise too_large
+    return data
 
 
 def _check_json(body: bytes) -> None:

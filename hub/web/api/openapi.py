@@ -176,6 +176,7 @@ PROBLEMS = {
     403: "The token lacks the scope this operation needs.",
     404: "No such resource.",
     409: "The request conflicts with the resource's state.",
+    411: "A body of unknown length through a server that does not end the stream.",
     413: "The body is larger than hub.web.max_body_bytes.",
     415: "The body is not application/json.",
     422: "The JSON body does not match the schema; `errors` lists each problem.",
@@ -406,7 +407,7 @@ def _paths() -> dict[str, Any]:
                 "responses": {
                     "202": _json(_ref("WebhookAccepted"), "Stored durably; processing follows."),
                     "200": _json(_ref("WebhookAccepted"), "Already received: nothing new stored."),
-                    **_problems(400, 401, 404, 413, 415, 503),
+                    **_problems(400, 401, 404, 411, 413, 415, 503),
                 },
             }
         },
