@@ -29,7 +29,7 @@ hub:
 instances:
   - id: intake
     connector: webhook
-    verify: {scheme: standard_webhooks, secret: "%(secret)s"}
+    verify: {scheme: standard_webhooks, secret: "${TEST_INTAKE_SECRET}"}
     defaults: {channel: phone, queue: triage}
     mapping:
       external_id: /ref
@@ -43,13 +43,13 @@ instances:
           body: /text
   - id: github
     connector: webhook
-    verify: {scheme: hmac_sha256, secret: "%(hmac)s", header: X-Hub-Signature-256, prefix: "sha256="}
+    verify: {scheme: hmac_sha256, secret: "${TEST_HMAC_SECRET}", header: X-Hub-Signature-256, prefix: "sha256="}
     settings: {dedup_header: X-GitHub-Delivery}
     mapping:
       fields: {ticket.create: {title: /title}}
   - id: form
     connector: webhook
-    verify: {scheme: token, secret: "%(token)s"}
+    verify: {scheme: token, secret: "${TEST_FORM_TOKEN}"}
     mapping:
       dedup_key: /form_id
       fields: {ticket.create: {title: /title}}
@@ -60,7 +60,15 @@ instances:
   - id: src
     connector: memory
     schedule: {every: 1m}
-""" % {"secret": SECRET, "hmac": HMAC_SECRET, "token": SHARED_TOKEN}
+"""
+
+
+@pytest.fixture(autouse=True)
+def _secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Secrets reach the config the only way they may: through ${ENV} references."""
+    monkeypatch.setenv("TEST_INTAKE_SECRET", SECRET)
+    monkeypatch.setenv("TEST_HMAC_SECRET", HMAC_SECRET)
+    monkeypatch.setenv("TEST_FORM_TOKEN", SHARED_TOKEN)
 
 
 @pytest.fixture
