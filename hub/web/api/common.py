@@ -92,6 +92,7 @@ def json_body(schema_name: str) -> dict[str, Any]:
 
 
 def text_arg(name: str, max_length: int = 500) -> str | None:
+    """An empty text filter filters nothing (`?queue=` is the same as no queue filter)."""
     value = request.args.get(name)
     if value is None or value == "":
         return None
@@ -102,7 +103,7 @@ def text_arg(name: str, max_length: int = 500) -> str | None:
 
 def enum_arg(name: str, allowed: tuple[str, ...]) -> str | None:
     value = request.args.get(name)
-    if value is None or value == "":
+    if value is None:
         return None
     if value not in allowed:
         raise Problem(400, f"query parameter {name!r} must be one of {', '.join(allowed)}")
@@ -111,7 +112,7 @@ def enum_arg(name: str, allowed: tuple[str, ...]) -> str | None:
 
 def limit_arg(default: int = 50, maximum: int = 200) -> int:
     value = request.args.get("limit")
-    if value is None or value == "":
+    if value is None:
         return default
     if not value.isdigit() or not 1 <= int(value) <= maximum:
         raise Problem(400, f"query parameter 'limit' must be an integer from 1 to {maximum}")
@@ -120,7 +121,7 @@ def limit_arg(default: int = 50, maximum: int = 200) -> int:
 
 def datetime_arg(name: str) -> datetime | None:
     value = request.args.get(name)
-    if value is None or value == "":
+    if value is None:
         return None
     parsed = parse_rfc3339(value) if schemas.is_datetime(value) else None
     if parsed is None:
@@ -163,7 +164,7 @@ def encode_cursor(last_id: int) -> str:
 def cursor_arg() -> int | None:
     """The id a page continues after (pages run newest first)."""
     value = request.args.get("cursor")
-    if value is None or value == "":
+    if value is None:
         return None
     if not CURSOR.match(value):
         raise Problem(400, "query parameter 'cursor' is not a cursor this API handed out")
@@ -175,5 +176,6 @@ def page(items: list[dict[str, Any]], limit: int) -> dict[str, Any]:
     return {"items": items, "next_cursor": next_cursor}
 
 
-def id_or_none(text: str) -> int | None:
+def id_or_none(value: str | int) -> int | None:
+    text = str(value)
     return int(text) if text.isdigit() and 0 < int(text) <= MAX_ID else None

@@ -48,9 +48,9 @@ def list_events() -> Response:
     return json_response(page(items, limit))
 
 
-@bp.get("/events/<event_id>")
+@bp.get("/events/<int:event_id>")
 @requires("events:admin")
-def get_event(event_id: str) -> Response:
+def get_event(event_id: int) -> Response:
     number = id_or_none(event_id)
     with read(current_hub().engine) as conn:
         doc = events.get(conn, number, with_body=current_token().allows("admin")) if number else None
@@ -59,9 +59,9 @@ def get_event(event_id: str) -> Response:
     return json_response(doc)
 
 
-@bp.post("/events/<event_id>/replay")
+@bp.post("/events/<int:event_id>/replay")
 @requires("events:admin")
-def replay_one(event_id: str) -> Response:
+def replay_one(event_id: int) -> Response:
     number = id_or_none(event_id)
     with write(current_hub().engine) as conn:
         doc = events.get(conn, number) if number else None
