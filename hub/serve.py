@@ -47,7 +47,11 @@ def run(hub: Hub, roles: set[str], *, host: str | None = None, port: int | None 
     log.info("hub running with roles: %s", ", ".join(sorted(roles)))
     try:
         if server is not None:
-            server.run()
+            try:
+                server.run()
+            except OSError:
+                if not stop.is_set():
+                    raise  # closing the listening socket on SIGTERM ends waitress's loop this way
         else:
             stop.wait()
     finally:

@@ -31,6 +31,7 @@ class LiveHub:
     env: dict[str, str]
     secret: str
     log: Path
+    process: subprocess.Popen[bytes] | None = None
 
     def cli(self, *args: str, check: bool = True, env: dict[str, str] | None = None) -> Result:
         """Run a `hub` command in this process (a fresh interpreter costs seconds of imports)."""
@@ -73,6 +74,7 @@ def serve(tmp: Path, startup_seconds: float = 60) -> Iterator[LiveHub]:
         process = subprocess.Popen(
             [HUB, "--config", str(config), "serve", "--port", str(port)], env=env, stdout=log, stderr=log
         )
+        live.process = process
         try:
             _wait_until_up(live.url, process, startup_seconds)
             yield live

@@ -100,3 +100,9 @@ def test_cli_webhooks_send_signs_with_the_instance_secret(live):
         check=False, env={"HUB_INTAKE_SECRET": "whsec_" + "QUFB" * 8},
     )  # fmt: skip
     assert refused.exit_code == 1 and refused.stdout.startswith("401")
+
+
+def test_sigterm_stops_the_server_cleanly(tmp_path):
+    with serve(tmp_path) as running:
+        process = running.process
+    assert process.returncode == 0, running.log.read_text()
