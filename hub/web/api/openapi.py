@@ -208,7 +208,7 @@ def _op(
     body: str | None = None,
     tag: str = "tickets",
 ) -> dict[str, Any]:
-    codes = set(problems) | ({401, 403} if scope else set()) | ({400, 413, 415, 422} if body else set())
+    codes = set(problems) | ({401, 403, 503} if scope else set()) | ({400, 413, 415, 422} if body else set())
     op: dict[str, Any] = {
         "operationId": op_id,
         "summary": summary,

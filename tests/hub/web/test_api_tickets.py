@@ -174,3 +174,19 @@ def test_unknown_ticket_is_404_problem(client, make_token):
     for ref in ("REQ-2026-999999", "12345", "99999999999999999999999"):
         response = client.get(f"/api/v1/tickets/{ref}", headers=auth)
         assert response.status_code == 404 and response.mimetype == PROBLEM
+
+
+def test_store_unreachable_is_503_problem(make_hub):
+    from hub.app import close_app, create_app
+    from hub.runtime import Hub
+    from hub.store.db import make_engine
+    from tests.hub.web.conftest import WEB_CONFIG
+
+    hub = Hub(make_hub(WEB_CONFIG).config, engine=make_engine("postgresql+psycopg://root@127.0.0.1:9/none"))
+    app = create_app(hub=hub)
+    try:
+        response = app.test_client().get("/api/v1/tickets", headers={"Authorization": "Bearer hub_x"})
+    finally:
+        close_app(app)
+    assert response.status_code == 503 and response.mimetype == PROBLEM
+    assert response.headers["Retry-After"] == "30"
