@@ -166,6 +166,10 @@ class PolledConnector(Connector):
 class PushConnector(Connector):
     """A source that calls our webhook. Signature checks happen in the core before receive()."""
 
+    # Media types POST /hooks/<instance> accepts (415 otherwise); with application/json, any
+    # structured `+json` type too. A JSON body is checked to be well formed before receive().
+    content_types: ClassVar[tuple[str, ...]] = ("application/json",)
+
     @property
     def header(self) -> str | None:
         """Request header carrying the sender's delivery id, if the system sends one."""

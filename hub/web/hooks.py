@@ -28,7 +28,6 @@ from hub.web.verify import SharedToken, VerificationError, Verifier, build_verif
 log = logging.getLogger("hub.web.hooks")
 bp = Blueprint("hooks", __name__)
 STORE_TIMEOUT = 30.0
-JSON_TYPES = ("application/json",)
 
 
 class Intake:
@@ -90,7 +89,7 @@ def _media_type(value: str | None) -> str:
 
 
 def _accepts(connector: PushConnector, media_type: str) -> bool:
-    accepted = getattr(connector, "content_types", JSON_TYPES)
+    accepted = connector.content_types
     return media_type in accepted or ("application/json" in accepted and media_type.endswith("+json"))
 
 
@@ -169,7 +168,7 @@ def _handle(instance_id: str, connector: PushConnector) -> Response:
     body = _read_body(current_hub().settings.max_body_bytes)
     media_type = _media_type(request.content_type)
     if not _accepts(connector, media_type):
-        accepted = ", ".join(getattr(connector, "content_types", JSON_TYPES))
+        accepted = ", ".join(connector.content_types)
         raise Problem(415, f"content type {media_type or '(none)'!r} is not accepted; send {accepted}")
     headers = dict(request.headers.items())
     try:
