@@ -12,9 +12,16 @@ $(BIN)/hub: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $@
 
-run: $(BIN)/hub
-	$(BIN)/hub --config $(CONFIG) db upgrade
-	mkdir -p var/drop/finance
+# The example's `intake` webhook verifies Standard Webhooks signatures with HUB_INTAKE_SECRET;
+# without one, a random secret is made once in var/ (gitignored) and used.
+var/intake-secret: | $(BIN)/hub
+	mkdir -p var
+	umask 077 && $(BIN)/hub webhooks new-secret > $@
+
+run: $(BIN)/hub var/intake-secret
+	export HUB_INTAKE_SECRET="$${HUB_INTAKE_SECRET:-$$(cat var/intake-secret)}" && \
+	$(BIN)/hub --config $(CONFIG) db upgrade && \
+	mkdir -p var/drop/finance && \
 	$(BIN)/hub --config $(CONFIG) serve
 
 test: $(BIN)/hub

@@ -14,10 +14,24 @@ def create_app(config: str | None = None, *, hub: Hub | None = None, **overrides
     app = Flask(__name__)
     app.config.update(overrides)
     app.extensions["hub"] = hub or Hub(load_config(config_path(config)))
-    from hub.web import health
+    app.extensions["hub.closers"] = []
+    # Werkzeug stops reading a body past this (chunked uploads too); the webhook answers 413.
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = app.extensions["hub"].settings.max_body_bytes
+    from hub.web import api, health, hooks, metrics_view, problem
 
+    problem.init_app(app)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics_view.bp)
+    hooks.init_app(app)
+    api.init_app(app)
     return app
+
+
+def close_app(app: Flask) -> None:
+    """Stop what the app started lazily (the webhook group committer), at shutdown."""
+    for close in app.extensions.get("hub.closers", []):
+        close()
 
 
 def current_hub() -> Hub:
@@ -25,4 +39,4 @@ def current_hub() -> Hub:
     return hub
 
 
-__all__ = ["create_app", "current_hub", "jsonify"]
+__all__ = ["close_app", "create_app", "current_hub", "jsonify"]

@@ -478,3 +478,6 @@ def run_cli(argv: list[str] | None = None, **kwargs: Any) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     return 0
+
+
+from hub import cli_web  # noqa: E402,F401  (registers `hub tokens` and `hub webhooks`)

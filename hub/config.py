@@ -212,6 +212,7 @@ def _check_instance(instance: InstanceConfig) -> list[str]:
                 problems.append(f"mapping.{exc}")
     elif cls.uses_mapping:
         problems.append(f"mapping: connector {cls.name!r} needs a mapping")
+    problems.extend(_check_verify(instance, cls))
     if "silence_after" in instance.health:
         try:
             parse_duration(instance.health["silence_after"])
@@ -225,6 +226,22 @@ def _check_instance(instance: InstanceConfig) -> list[str]:
                 except ValueError as exc:
                     problems.append(f"schedule.{key}: {exc}")
     return problems
+
+
+def _check_verify(instance: InstanceConfig, cls: type) -> list[str]:
+    """A `verify` section only makes sense on a pushed connector, and its secrets must decode."""
+    if instance.verify is None:
+        return []
+    from hub.sdk.connector import PushConnector
+    from hub.web.verify import VerifyConfigError, build_verifier
+
+    if not issubclass(cls, PushConnector):
+        return [f"verify: connector {instance.connector!r} is polled; only pushed connectors verify requests"]
+    try:
+        build_verifier(instance.verify)
+    except VerifyConfigError as exc:
+        return [f"verify: {exc}"]
+    return []
 
 
 def _hub_settings(section: dict[str, Any], base: Path) -> HubSettings:

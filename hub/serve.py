@@ -28,12 +28,15 @@ def run(hub: Hub, roles: set[str], *, host: str | None = None, port: int | None 
         if part is not None:
             part.start()
     server: Any = None
+    app: Any = None
     if "web" in roles:
         from waitress.server import create_server
 
         from hub.app import create_app
 
         app = create_app(hub=hub)
+        if worker is not None:  # a stored webhook event wakes the worker at once
+            app.extensions["hub.intake"].wake = worker.wake.set
         server = create_server(app, host=host or hub.settings.host, port=port or hub.settings.port, threads=8)
         log.info("listening on http://%s:%s", host or hub.settings.host, port or hub.settings.port)
 
@@ -57,7 +60,10 @@ def run(hub: Hub, roles: set[str], *, host: str | None = None, port: int | None 
         pass
     finally:
         if server is not None:
+            from hub.app import close_app
+
             server.close()
+            close_app(app)
         if leader is not None:
             leader.stop()
         if outbox is not None:

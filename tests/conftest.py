@@ -8,6 +8,7 @@ HUB_REQUIRE_POSTGRES=1 (CI), where they fail.
 
 from __future__ import annotations
 
+import base64
 import os
 import textwrap
 import uuid
@@ -50,6 +51,15 @@ def _register_reference_connector() -> Iterator[None]:
     registry.register(reference_connector.MemoryConnector)
     yield
     registry.unregister("memory")
+
+
+@pytest.fixture(autouse=True)
+def _intake_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """config/example.yaml takes the intake webhook's secret from the environment."""
+    if not os.environ.get("HUB_INTAKE_SECRET"):
+        monkeypatch.setenv(
+            "HUB_INTAKE_SECRET", "whsec_" + base64.b64encode(b"intake-test-secret-0123456789ab").decode()
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import DBAPIError
 
-from hub import clock
+from hub import clock, metrics
 from hub.pipeline.apply import ApplyContext, Conflict, TicketNotFound, apply_event
 from hub.pipeline.normalize import normalize, raw_from_row
 from hub.runtime import Hub
@@ -48,10 +48,22 @@ def process_batch(hub: Hub, limit: int | None = None) -> BatchReport:
             .with_for_update(skip_locked=True)
         ).all()
         report.claimed = len(rows)
+        finished = []
         for row in rows:
             outcome = _process_row(hub, conn, row)
             setattr(report, outcome, getattr(report, outcome) + 1)
+            finished.append((row.instance, outcome, row.received_at))
+    _observe(finished)  # only once committed: a rolled-back batch counts nothing
     return report
+
+
+def _observe(finished: list[tuple[str, str, Any]]) -> None:
+    done_at = clock.now()
+    for instance, outcome, received_at in finished:
+        if outcome == "deferred":
+            continue
+        metrics.EVENTS_PROCESSED.labels(instance, outcome).inc()
+        metrics.PIPELINE_LATENCY.labels(instance).observe(max(0.0, (done_at - received_at).total_seconds()))
 
 
 def drain(hub: Hub, max_batches: int = 1_000_000) -> BatchReport:

@@ -185,6 +185,10 @@ class PushConnector(Connector):
     def verify(self, request: InboundRequest) -> None:
         """Raise VerificationError with a reason that reveals no secret."""
 
+    # Media types POST /hooks/<instance> accepts (415 otherwise); with application/json, any
+    # structured `+json` type too. A JSON body is checked to be well formed before receive().
+    content_types: ClassVar[tuple[str, ...]] = ("application/json",)
+
     @property
     def header(self) -> str | None:
         """Request header carrying the sender's delivery id, if the system sends one."""
