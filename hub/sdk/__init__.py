@@ -6,13 +6,16 @@ from hub.sdk.connector import (
     Connector,
     ConnectorContext,
     InboundRequest,
+    Outbound,
     PolledConnector,
     PollResult,
     PushConnector,
+    RateLimit,
     RawEvent,
+    TicketChange,
     action,
 )
-from hub.sdk.errors import ConnectorError, FatalError, MappingError, RetriableError, SkipRecord
+from hub.sdk.errors import ConnectorError, FatalError, IgnoreRecord, MappingError, RetriableError, SkipRecord
 
 __all__ = [
     "ActionResult",
@@ -21,13 +24,17 @@ __all__ = [
     "ConnectorContext",
     "ConnectorError",
     "FatalError",
+    "IgnoreRecord",
     "InboundRequest",
     "MappingError",
+    "Outbound",
     "PollResult",
     "PolledConnector",
     "PushConnector",
+    "RateLimit",
     "RawEvent",
     "RetriableError",
     "SkipRecord",
+    "TicketChange",
     "action",
 ]
