@@ -12,10 +12,13 @@ from html.parser import HTMLParser
 
 import nh3
 
-_BLOCK = {
-    "p", "div", "br", "tr", "li", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5", "h6",
-    "blockquote", "pre", "hr", "section", "article", "header", "footer", "address", "dd", "dt",
+# Paragraph-like elements are set apart by a blank line, line-like ones start a new line
+# (Outlook writes one <div> per line).
+_PARAGRAPH = {
+    "p", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "hr", "section",
+    "article", "header", "footer", "address",
 }  # fmt: skip
+_LINE = {"div", "br", "tr", "li", "dd", "dt"}
 _SKIP = {"script", "style", "head", "title", "template", "noscript"}
 _TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "dd", "div", "dl", "dt", "em", "font", "h1", "h2",
@@ -49,10 +52,10 @@ class _Text(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIP:
             self.skip += 1
-        elif tag in _BLOCK:
-            self.out.append("\n")
-            if tag == "li":
-                self.out.append("- ")
+        elif tag in _PARAGRAPH:
+            self.out.append("\n\n")
+        elif tag in _LINE:
+            self.out.append("\n- " if tag == "li" else "\n")
         if tag == "a":
             self.href.append(dict(attrs).get("href"))
             self.link_text.append(len(self.out))
@@ -67,8 +70,8 @@ class _Text(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIP:
             self.skip = max(0, self.skip - 1)
-        elif tag in _BLOCK:
-            self.out.append("\n")
+        elif tag in _PARAGRAPH:
+            self.out.append("\n\n")
         elif tag == "a" and self.href:
             href, start = self.href.pop(), self.link_text.pop()
             shown = "".join(self.out[start:]).strip()

@@ -67,7 +67,13 @@ def settings_for(dovecot: Dovecot, user: str, smtp: SmtpServer | None, **overrid
     if smtp is not None:
         settings["replies"] = {
             "transport": "smtp",
-            "smtp": {"host": "127.0.0.1", "port": smtp.port, "security": "none", "username": "hub", "password": PASSWORD},
+            "smtp": {
+                "host": "127.0.0.1",
+                "port": smtp.port,
+                "security": "none",
+                "username": "hub",
+                "password": PASSWORD,
+            },
         }
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(settings.get(key), dict):
@@ -80,7 +86,9 @@ def settings_for(dovecot: Dovecot, user: str, smtp: SmtpServer | None, **overrid
 def config_text(settings: dict[str, Any], **instance: Any) -> str:
     doc = {
         "hub": {"data_dir": "{data_dir}", "outbox": {"backoff_base": 1, "backoff_max": 2}},
-        "instances": [{"id": "mail", "connector": "email", "schedule": {"every": "1m"}, "settings": settings, **instance}],
+        "instances": [
+            {"id": "mail", "connector": "email", "schedule": {"every": "1m"}, "settings": settings, **instance}
+        ],
     }
     return yaml.safe_dump(copy.deepcopy(doc), sort_keys=False)
 

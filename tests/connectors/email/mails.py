@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
-from datetime import UTC, datetime
 
 from tests.connectors.email.conftest import ADDRESS
 
@@ -49,7 +49,9 @@ def mail(
     return msg
 
 
-def reply_to(original: EmailMessage, body: str, *, sender: str | None = None, subject: str | None = None) -> EmailMessage:
+def reply_to(
+    original: EmailMessage, body: str, *, sender: str | None = None, subject: str | None = None
+) -> EmailMessage:
     """A reply as a mail client writes it: In-Reply-To, References, quoted original."""
     quoted = "\n".join(f"> {line}" for line in original.get_content().splitlines())
     refs = [*str(original.get("References", "")).split(), original["Message-ID"]]

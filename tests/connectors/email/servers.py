@@ -27,8 +27,8 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from aiosmtpd.smtp import SMTP as SMTPProtocol
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from imapclient import IMAPClient
 
 PASSWORD = "secret"
@@ -112,6 +112,7 @@ ssl_cert = <{self.cert}
 ssl_key = <{key}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+auth_failure_delay = 0
 default_login_user = {login_user}
 default_internal_user = {internal_user}
 first_valid_uid = 1
@@ -152,7 +153,9 @@ service anvil {{
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"dovecot exited: {self.process.stderr.read().decode() if self.process.stderr else ''}")
+                raise RuntimeError(
+                    f"dovecot exited: {self.process.stderr.read().decode() if self.process.stderr else ''}"
+                )
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
                     if s.recv(100).startswith(b"* OK"):
@@ -262,7 +265,9 @@ class _Handler:
         return "250 2.0.0 OK"
 
 
-def _authenticate(server: SMTPProtocol, session: Session, envelope: Envelope, mechanism: str, data: object) -> AuthResult:
+def _authenticate(
+    server: SMTPProtocol, session: Session, envelope: Envelope, mechanism: str, data: object
+) -> AuthResult:
     ok = isinstance(data, LoginPassword) and data.login == b"hub" and data.password == PASSWORD.encode()
     return AuthResult(success=ok, handled=False)
 

@@ -78,7 +78,9 @@ def test_reply_becomes_trimmed_comment_and_reopens_resolved_ticket(mail_hub, dov
     (ticket,) = tickets(hub)
     with write(hub.engine) as conn:
         service.change_status(conn, ticket["id"], "resolved", actor=service.Actor("agent"), now=datetime.now(UTC))
-    reply = reply_to(first, "It is still broken, a second one too.\n\n-- \nAnn Citizen\n555-0100", sender="ann@example.org")
+    reply = reply_to(
+        first, "It is still broken, a second one too.\n\n-- \nAnn Citizen\n555-0100", sender="ann@example.org"
+    )
     reply.replace_header("To", "helpdesk@city.example.gov")
     dovecot.append(mailbox, reply)
     intake(hub)
@@ -150,7 +152,9 @@ def test_employee_domains_folders_and_routes_set_ticket_fields(mail_hub, dovecot
 
 def test_citizen_mail_is_ignored_where_only_employees_are_served(mail_hub, dovecot, mailbox):
     hub = mail_hub(send=False, accept_citizens=False)
-    dovecot.append(mailbox, mail("Password reset", sender="clerk@city.example.gov"), mail("Hello", sender="x@example.org"))
+    dovecot.append(
+        mailbox, mail("Password reset", sender="clerk@city.example.gov"), mail("Hello", sender="x@example.org")
+    )
     intake(hub)
     assert [t["title"] for t in tickets(hub)] == ["Password reset"]
     with read(hub.engine) as conn:
