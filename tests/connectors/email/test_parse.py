@@ -52,7 +52,7 @@ Content-Transfer-Encoding: quoted-printable
         ),
     )
     assert event["actor"] == {"email": "juergen@example.org", "name": "Jürgen Müller"}
-    assert event["data"]["title"] == "Straßenlaterne defekt – Hauptstraße"
+    assert event["data"]["title"] == "Straßenlaterne defekt – Hauptstraße"  # noqa: RUF001
     assert event["data"]["description"] == "Příliš žluoučký kůň"
 
 
@@ -63,12 +63,15 @@ Content-Transfer-Encoding: quoted-printable
         ("x-unknown-charset", "Grüße".encode("cp1252"), "Grüße"),  # a charset Python does not know
         (None, "naïve café".encode("cp1252"), "naïve café"),  # 8-bit text with no charset at all
         ("utf-8", b"broken \xff\xfe utf-8", "broken ÿþ utf-8"),  # declared UTF-8 that is not
-        ("windows-1252", "“quoted” – €5".encode("cp1252"), "“quoted” – €5"),
+        ("windows-1252", "“quoted” – €5".encode("cp1252"), "“quoted” – €5"),  # noqa: RUF001
     ],
 )
 def test_wrong_or_missing_charsets_fall_back_sensibly(connector, charset, body, expected):
     ctype = f"text/plain; charset={charset}" if charset else "text/plain"
-    headers = f"From: a@example.org\nSubject: x\nMessage-ID: <c@example.org>\nContent-Type: {ctype}\nContent-Transfer-Encoding: 8bit"
+    headers = (
+        f"From: a@example.org\nSubject: x\nMessage-ID: <c@example.org>\n"
+        f"Content-Type: {ctype}\nContent-Transfer-Encoding: 8bit"
+    )
     assert normalize(connector, raw(headers, body))["data"]["description"] == expected
 
 
@@ -89,7 +92,8 @@ def test_html_only_mail_gets_clean_text_and_sanitized_html(connector):
     event = normalize(connector, mail("Fountain", None, html=html))
     data = event["data"]
     assert data["description"] == (
-        "Hello,\n\nthe fountain leaks.\n\n- Park: Elm\n- Since: Monday\n\nmap (https://map.example.org/p/1) click[photo]"
+        "Hello,\n\nthe fountain leaks.\n\n- Park: Elm\n- Since: Monday\n\n"
+        "map (https://map.example.org/p/1) click[photo]"
     )
     assert "<script" not in data["description_html"] and "onclick" not in data["description_html"]
     assert "javascript:" not in data["description_html"] and "<style" not in data["description_html"]
