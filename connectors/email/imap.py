@@ -4,6 +4,7 @@ into the SDK's errors here, so the rest of the connector never sees library exce
 
 from __future__ import annotations
 
+import bisect
 import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -55,6 +56,8 @@ class ImapSession:
         self.token = token
         self.client: IMAPClient | None = None
         self.selected: str | None = None
+        self._info: FolderInfo | None = None
+        self._uids: tuple[int, list[int]] | None = None  # (searched above, result) in the selected folder
 
     @property
     def where(self) -> str:
@@ -93,21 +96,30 @@ class ImapSession:
         return self.client
 
     def select(self, folder: str) -> FolderInfo:
+        """Select a folder. While one session pages through a folder it stays selected: a
+        re-SELECT makes the server rescan the mailbox (seconds on a big maildir)."""
+        if self.selected == folder and self._info is not None and self.client is not None:
+            return self._info
         with translated(f"{self.where} folder {folder!r}"):
             info = self._c().select_folder(folder)
-        self.selected = folder
-        return FolderInfo(
+        self.selected, self._uids = folder, None
+        self._info = FolderInfo(
             uidvalidity=int(info[b"UIDVALIDITY"]),
             uidnext=int(info[b"UIDNEXT"]) if b"UIDNEXT" in info else None,
             exists=int(info.get(b"EXISTS", 0)),
         )
+        return self._info
 
     def uids_after(self, uid: int) -> list[int]:
-        """UIDs above `uid` in the selected folder, ascending. (`n:*` always matches the highest
-        message even when it is below n, hence the filter.)"""
-        with translated(f"{self.where} search"):
-            found = self._c().search(["UID", f"{uid + 1}:*"])
-        return sorted(int(u) for u in found if int(u) > uid)
+        """UIDs above `uid` in the selected folder, ascending. One search per session and folder:
+        later pages of the same run take from it; mail arriving meanwhile is found by the next
+        run. (`n:*` always matches the highest message even when it is below n, hence the filter.)"""
+        if self._uids is None or self._uids[0] > uid:
+            with translated(f"{self.where} search"):
+                found = self._c().search(["UID", f"{uid + 1}:*"])
+            self._uids = (uid, sorted(int(u) for u in found if int(u) > uid))
+        found = self._uids[1]
+        return found[bisect.bisect_right(found, uid) :]
 
     def fetch(self, uids: list[int]) -> list[tuple[int, bytes]]:
         """Raw bytes of these messages, without setting \\Seen (BODY.PEEK)."""
@@ -133,7 +145,7 @@ class ImapSession:
                 client.move(uids, folder)
 
     def close(self) -> None:
-        client, self.client, self.selected = self.client, None, None
+        client, self.client, self.selected, self._info, self._uids = self.client, None, None, None, None
         if client is not None:
             _quietly(client.logout)
 

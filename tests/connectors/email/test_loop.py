@@ -22,11 +22,21 @@ def responder(kind: str, dovecot, mailbox: str):
     def answer(item: Received) -> None:
         incoming = item.message
         if kind == "rfc3834":  # a well-behaved vacation responder
-            reply = mail(f"Out: {incoming['Subject']}", "I am away.", sender="robot@example.org",
-                         in_reply_to=incoming["Message-ID"], headers={"Auto-Submitted": "auto-replied"})  # fmt: skip
+            reply = mail(
+                f"Out: {incoming['Subject']}",
+                "I am away.",
+                sender="robot@example.org",
+                in_reply_to=incoming["Message-ID"],
+                headers={"Auto-Submitted": "auto-replied"},
+            )
         elif kind == "threaded":  # no auto headers, but it answers in the thread
-            reply = mail(f"Re: {incoming['Subject']}", "Thanks for your message.", sender="robot@example.org",
-                         in_reply_to=incoming["Message-ID"], references=[incoming["Message-ID"]])  # fmt: skip
+            reply = mail(
+                f"Re: {incoming['Subject']}",
+                "Thanks for your message.",
+                sender="robot@example.org",
+                in_reply_to=incoming["Message-ID"],
+                references=[incoming["Message-ID"]],
+            )
         else:  # "naive": ignores RFC 3834, starts a new conversation every time
             reply = mail("Thank you for contacting us", "We will get back to you.", sender="robot@example.org")
         dovecot.append(mailbox, reply)

@@ -84,10 +84,22 @@ def test_agent_comments_and_status_changes_are_mailed(mail_hub, dovecot, mailbox
     (ticket,) = tickets(hub)
     now = datetime.now(UTC)
     with write(hub.engine) as conn:
-        service.add_comment(conn, ticket["id"], {"body": "internal: crew B", "public": False}, actor=AGENT, now=now,
-                            from_requester=False)  # fmt: skip
-        service.add_comment(conn, ticket["id"], {"body": "A crew will fix it on Tuesday.", "author": {"name": "Maria"}},
-                            actor=AGENT, now=now, from_requester=False)  # fmt: skip
+        service.add_comment(
+            conn,
+            ticket["id"],
+            {"body": "internal: crew B", "public": False},
+            actor=AGENT,
+            now=now,
+            from_requester=False,
+        )
+        service.add_comment(
+            conn,
+            ticket["id"],
+            {"body": "A crew will fix it on Tuesday.", "author": {"name": "Maria"}},
+            actor=AGENT,
+            now=now,
+            from_requester=False,
+        )
         service.change_status(conn, ticket["id"], "in_progress", actor=AGENT, now=now)
         service.change_status(conn, ticket["id"], "resolved", actor=AGENT, now=now)
     dispatch_due(hub)
