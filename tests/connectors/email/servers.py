@@ -81,7 +81,7 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
 class Dovecot:
     """One Dovecot master process with its own config, state and mail under a temp directory."""
 
-    def __init__(self, mail_format: str = "maildir") -> None:
+    def __init__(self, mail_format: str = "maildir", introspection_url: str | None = None) -> None:
         binary = dovecot_binary()
         if binary is None:
             raise RuntimeError("dovecot is not installed (apt-get install dovecot-imapd)")
@@ -103,6 +103,16 @@ class Dovecot:
             "maildir": f"maildir:{self.mail}/%u",
             "mbox": f"mbox:{self.mail}/%u:INBOX={self.mail}/%u/inbox",
         }[mail_format]
+        oauth = ""
+        if introspection_url:  # XOAUTH2: Dovecot asks this URL whether a bearer token is valid
+            (self.dir / "oauth2.conf.ext").write_text(
+                f"introspection_url = {introspection_url}\nintrospection_mode = post\n"
+                "username_attribute = username\nactive_attribute = active\nactive_value = true\n"
+            )
+            oauth = (
+                "passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
+                f"  args = {self.dir}/oauth2.conf.ext\n}}\n"
+            )
         (self.dir / "dovecot.conf").write_text(
             f"""
 protocols = imap
@@ -115,7 +125,7 @@ ssl = yes
 ssl_cert = <{self.cert}
 ssl_key = <{key}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{" xoauth2 oauthbearer" if introspection_url else ""}
 auth_failure_delay = 0
 default_login_user = {login_user}
 default_internal_user = {internal_user}
@@ -123,8 +133,10 @@ first_valid_uid = 1
 mail_location = {location}
 passdb {{
   driver = static
+  mechanisms = plain login
   args = password={PASSWORD}
 }}
+{oauth}
 userdb {{
   driver = static
   args = uid={self.uid} gid={self.gid} home={self.mail}/%u
