@@ -127,6 +127,8 @@ ssl_key = <{key}
 disable_plaintext_auth = no
 auth_mechanisms = plain login{" xoauth2 oauthbearer" if introspection_url else ""}
 auth_failure_delay = 0
+# (Dovecot also delays logins from an IP after failed ones, up to 15 s, in anvil: tests that
+# fail logins on purpose use a Dovecot of their own so the others are not slowed down.)
 default_login_user = {login_user}
 default_internal_user = {internal_user}
 first_valid_uid = 1

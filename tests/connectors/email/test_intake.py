@@ -9,7 +9,9 @@ from hub.pipeline.poll import poll_instance
 from hub.pipeline.worker import drain
 from hub.store.db import read, write
 from hub.tickets import queries, service
+from tests.connectors.email.conftest import config_text, settings_for
 from tests.connectors.email.mails import mail, reply_to
+from tests.connectors.email.servers import Dovecot
 
 
 def tickets(hub) -> list[dict]:
@@ -192,11 +194,17 @@ def test_tls_and_starttls_with_a_private_ca(mail_hub, dovecot, mailbox):
     assert poll_instance(starttls, "mail").received == 1
 
 
-def test_untrusted_certificate_and_wrong_password_stop_with_a_clear_error(mail_hub, dovecot, mailbox):
-    untrusted = mail_hub(send=False, imap={"security": "tls", "port": dovecot.tls_port})
+def test_untrusted_certificate_and_wrong_password_stop_with_a_clear_error(make_hub, dovecot, mailbox):
+    untrusted = make_hub(
+        config_text(settings_for(dovecot, mailbox, None, imap={"security": "tls", "port": dovecot.tls_port}))
+    )
     report = poll_instance(untrusted, "mail")
     assert report.error and report.error.startswith("configuration:") and "certificate" in report.error
-    wrong = mail_hub(send=False, imap={"password": "nope"})
-    report = poll_instance(wrong, "mail")
+    own = Dovecot()  # a failed login slows later logins from 127.0.0.1 down on that server
+    try:
+        wrong = make_hub(config_text(settings_for(own, own.new_user(), None, imap={"password": "nope"})))
+        report = poll_instance(wrong, "mail")
+    finally:
+        own.stop()
     assert report.error and report.error.startswith("configuration:") and "login refused" in report.error
     assert "nope" not in report.error

@@ -39,15 +39,20 @@ class _Introspection(BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def oauth_dovecot() -> Iterator[Dovecot]:
+def introspection() -> Iterator[str]:
     port = free_port()
     server = HTTPServer(("127.0.0.1", port), _Introspection)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    dovecot = Dovecot(introspection_url=f"http://127.0.0.1:{port}/introspect")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{port}/introspect"
+    server.shutdown()
+
+
+@pytest.fixture
+def oauth_dovecot(introspection: str) -> Iterator[Dovecot]:
+    """A Dovecot per test: the rejected-token test's failed login would slow the next logins."""
+    dovecot = Dovecot(introspection_url=introspection)
     yield dovecot
     dovecot.stop()
-    server.shutdown()
 
 
 def config(dovecot: Dovecot, user: str) -> str:
