@@ -208,3 +208,12 @@ def test_untrusted_certificate_and_wrong_password_stop_with_a_clear_error(make_h
         own.stop()
     assert report.error and report.error.startswith("configuration:") and "login refused" in report.error
     assert "nope" not in report.error
+
+
+def test_connection_check_reports_folders_and_templates(mail_hub, dovecot, mailbox):
+    dovecot.append(mailbox, mail("one"))
+    results = {r.name: r for r in mail_hub(send=False).connector("mail").check()}
+    assert results["imap INBOX"].ok and results["imap INBOX"].detail.startswith("1 message(s)")
+    assert results["templates"].ok
+    broken = {r.name: r for r in mail_hub(send=False, imap={"folders": [{"name": "Nope"}]}).connector("mail").check()}
+    assert not broken["imap"].ok and "Nope" in broken["imap"].detail
