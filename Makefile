@@ -29,7 +29,7 @@ test: $(BIN)/hub
 
 lint: $(BIN)/hub
 	$(BIN)/ruff check hub connectors tests
-	$(BIN)/mypy hub
+	$(BIN)/mypy hub connectors
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

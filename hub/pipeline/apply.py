@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, insert, select, update
 
 from hub.pipeline import correlate
 from hub.runtime import Hub
-from hub.sdk.errors import SkipRecord
-from hub.store.tables import comments
+from hub.sdk.errors import IgnoreRecord, SkipRecord
+from hub.store.tables import comments, outbox, ticket_history, tickets
 from hub.tickets import service
 from hub.tickets.service import Actor
 
@@ -82,7 +82,7 @@ def _create(ctx: ApplyContext, event: dict[str, Any]) -> int:
             ctx,
             thread,
             {
-                "body": data.get("description") or data["title"],
+                "body": data.get("reply_body") or data.get("description") or data["title"],
                 "body_html": data.get("description_html"),
                 "public": True,
                 "author": data.get("requester") or {},
@@ -95,7 +95,8 @@ def _create(ctx: ApplyContext, event: dict[str, Any]) -> int:
         return thread
     inst = ctx.hub.instance(instance)
     connector = ctx.hub.connector(instance)
-    merged = {**inst.defaults, **data}
+    _check_sender_limit(ctx, event)
+    merged = {k: v for k, v in {**inst.defaults, **data}.items() if k != "reply_body"}
     ticket_id = service.create_ticket(
         conn,
         merged,
@@ -115,6 +116,30 @@ def _create(ctx: ApplyContext, event: dict[str, Any]) -> int:
     if event.get("external_id") and correlate.by_external_id(conn, event) != ticket_id:
         raise Conflict(f"external id {event['external_id']!r} was taken by a concurrent event")
     return ticket_id
+
+
+def _check_sender_limit(ctx: ApplyContext, event: dict[str, Any]) -> None:
+    """A sender past the instance's limit of new tickets is ignored (mail storms, broken
+    auto-responders): the event is kept as `ignored` with the reason and triggers nothing."""
+    limit = ctx.hub.connector(event["instance"]).sender_limit()
+    sender = ((event.get("actor") or {}).get("email") or "").strip().lower()
+    if limit is None or not sender:
+        return
+    since = ctx.now - timedelta(seconds=limit.per_seconds)
+    count = ctx.conn.execute(
+        select(func.count())
+        .select_from(tickets)
+        .where(
+            tickets.c.source_instance == event["instance"],
+            tickets.c.requester_email == sender,
+            tickets.c.created_at >= since,
+        )
+    ).scalar_one()
+    if count >= limit.count:
+        raise IgnoreRecord(
+            f"rate limit: {sender} opened {count} tickets in the last {limit.per_seconds:.0f}s "
+            f"(limit {limit.count}); no ticket created"
+        )
 
 
 def _refresh(ctx: ApplyContext, ticket_id: int, data: dict[str, Any], actor: Actor) -> None:
@@ -164,6 +189,49 @@ def _status(ctx: ApplyContext, event: dict[str, Any]) -> int:
 def _update(ctx: ApplyContext, event: dict[str, Any]) -> int:
     ticket_id = _target(ctx, event)
     service.update_fields(ctx.conn, ticket_id, event["data"], actor=ctx.actor(event), now=ctx.now)
+    return ticket_id
+
+
+@handles("delivery.failed")
+def _delivery_failed(ctx: ApplyContext, event: dict[str, Any]) -> int:
+    """Something we sent bounced: the outbox row that sent it turns dead with the reason, and the
+    ticket shows it (history and an internal note), so an agent can reach the requester otherwise."""
+    data = event["data"]
+    ticket_id = correlate.by_thread(ctx.conn, {"in_reply_to": [data["message_id"], *(event.get("in_reply_to") or [])]})
+    if ticket_id is None:
+        raise TicketNotFound(f"no ticket sent {data['message_id']}")
+    who = ", ".join(
+        f"{r['address']} ({'; '.join(filter(None, [r.get('status'), r.get('diagnostic')])) or 'no detail'})"
+        for r in data.get("recipients") or []
+    )
+    reason = f"delivery failed: {data['reason']}" + (f" - {who}" if who else "")
+    replayed = ctx.conn.execute(
+        select(comments.c.id).where(comments.c.ticket_id == ticket_id, comments.c.inbox_id == ctx.inbox_id)
+    ).first()
+    if replayed is not None:
+        return ticket_id
+    rows = ctx.conn.execute(
+        select(outbox.c.id, outbox.c.payload, outbox.c.action).where(outbox.c.ticket_id == ticket_id)
+    ).all()
+    sent = [r for r in rows if (r.payload or {}).get("message_id") == data["message_id"]]
+    if sent and data.get("permanent", True):
+        ctx.conn.execute(
+            update(outbox).where(outbox.c.id.in_([r.id for r in sent])).values(state="dead", last_error=reason)
+        )
+    ctx.conn.execute(
+        insert(ticket_history).values(
+            ticket_id=ticket_id,
+            at=ctx.now,
+            actor=ctx.actor(event).name,
+            action="delivery_failed",
+            field=sent[0].action if sent else None,
+            old=None,
+            new=reason,
+            inbox_id=ctx.inbox_id,
+        )
+    )
+    note = {"body": reason, "public": False, "author": {"name": "delivery report"}}
+    service.add_comment(ctx.conn, ticket_id, note, actor=ctx.actor(event), now=ctx.now, from_requester=False)
     return ticket_id
 
 

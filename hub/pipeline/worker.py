@@ -20,7 +20,7 @@ from hub import clock, metrics
 from hub.pipeline.apply import ApplyContext, Conflict, TicketNotFound, apply_event
 from hub.pipeline.normalize import normalize, raw_from_row
 from hub.runtime import Hub
-from hub.sdk.errors import FatalError, RetriableError, SkipRecord
+from hub.sdk.errors import FatalError, IgnoreRecord, RetriableError, SkipRecord
 from hub.store.db import write
 from hub.store.tables import inbox
 
@@ -96,6 +96,9 @@ def _process_row(hub: Hub, conn: Connection, row: Any) -> str:
                 error=None if events else "the connector found nothing to do (e.g. an auto-reply)",
             )
         return state
+    except IgnoreRecord as exc:  # deliberately not acted on (auto-reply, rate limit): kept with the reason
+        _finish(conn, row, "ignored", now, error=str(exc))
+        return "ignored"
     except (TicketNotFound, Conflict, RetriableError) as exc:
         return _defer_or_kill(hub, conn, row, now, str(exc))
     except (SkipRecord, FatalError) as exc:

@@ -78,6 +78,43 @@ class ActionResult:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class TicketChange:
+    """A committed-to-be change of a ticket this connector's instance created, handed to
+    `follow_up()` so the source channel can answer (acknowledgement, public comment, status).
+
+    `comment` is set for `commented`: its `from_source` is True when the comment came in through a
+    connector (e.g. the requester's own reply), False when an agent or the API wrote it."""
+
+    action: str  # created | commented | status | updated
+    ticket: dict[str, Any]  # canonical ticket document, with subscribers
+    fields: dict[str, tuple[Any, Any]]
+    version: int  # the ticket's version after the change: unique per change of one ticket
+    at: datetime
+    comment: dict[str, Any] | None = None
+    thread_refs: tuple[str, ...] = ()  # ids the ticket's conversation is known by, oldest first
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """One outbound action `follow_up()` asks for. The core queues it in the ticket's transaction
+    under `key` (unique per instance: a second change producing the same key sends nothing) and
+    records `thread_refs` (e.g. the Message-ID it will carry) so answers to it find the ticket."""
+
+    action: str
+    payload: dict[str, Any]
+    key: str
+    thread_refs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `count` new tickets per sender within `per_seconds`; later ones are ignored."""
+
+    count: int
+    per_seconds: float
+
+
 @dataclass
 class ConnectorContext:
     """What the core hands to a connector instance."""
@@ -159,6 +196,15 @@ class Connector:
             raise FatalError(f"connector {self.name!r} has no action {name!r}")
         result: ActionResult = getattr(self, method)(payload, idempotency_key=idempotency_key)
         return result
+
+    def follow_up(self, change: TicketChange) -> list[Outbound]:
+        """Outbound actions answering a change of a ticket this instance created (pure: no I/O).
+        The default answers nothing."""
+        return []
+
+    def sender_limit(self) -> RateLimit | None:
+        """Per-sender limit on new tickets (stops mail storms); None: unlimited."""
+        return None
 
     @classmethod
     def contract_examples(cls) -> list[tuple[dict[str, Any], list[RawEvent]]]:

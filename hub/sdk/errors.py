@@ -3,6 +3,8 @@
 - RetriableError: try again later (network, 5xx, 429); the core schedules the retry.
 - FatalError: configuration or credentials are wrong; stop this instance until an admin fixes it.
 - SkipRecord: this one record is bad; dead-letter it with the reason and carry on.
+- IgnoreRecord: this record is deliberately not acted on (an auto-reply, a rate-limited sender);
+  the inbox keeps it as `ignored` with the reason, so an admin can see why and replay it.
 """
 
 from __future__ import annotations
@@ -32,3 +34,7 @@ class MappingError(SkipRecord):
 
 class VerificationError(ConnectorError):
     """A pushed request failed authentication; the web layer answers 401 with this reason."""
+
+
+class IgnoreRecord(ConnectorError):
+    """The record is fine but must not be acted on; it is kept as `ignored` with this message."""

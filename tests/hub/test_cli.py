@@ -43,7 +43,7 @@ def admin(tmp_path, db_url, monkeypatch):
 
 
 def test_validate_example_and_broken_copy(admin):
-    assert "OK (2 connector instances)" in admin("config", "validate").output
+    assert "OK (3 connector instances)" in admin("config", "validate").output
     example = admin.config_dir / "example.yaml"
     example.write_text(example.read_text().replace("schedule: {every: 1m}", "schedule: {every: soon}"))
     result = admin("config", "validate", ok=False)
