@@ -81,6 +81,7 @@ class HubSettings:
     outbox_max_attempts: int = 8
     outbox_backoff_base: float = 30.0
     outbox_backoff_max: float = 3600.0
+    requests_interval: float = 5.0  # how soon a connector's poll/maintenance request is acted on
 
 
 @dataclass

@@ -33,21 +33,69 @@ def save_success(
     conn.execute(update(instance_state).where(instance_state.c.instance == instance).values(**values))
 
 
-def record_error(engine: Engine, instance: str, message: str, *, paused_until: datetime | None = None) -> None:
+def record_error(
+    engine: Engine,
+    instance: str,
+    message: str,
+    *,
+    paused_until: datetime | None = None,
+    from_poll: bool = True,
+) -> None:
+    """Record a failure. `from_poll=False` (maintenance, upkeep) leaves the poll timestamp and any
+    back-off pause alone: those belong to the poll."""
     now = clock.now()
+    values: dict[str, Any] = {
+        "last_error": message[:2000],
+        "last_error_at": now,
+        "error_streak": instance_state.c.error_streak + 1,
+    }
+    if from_poll:
+        values.update(last_poll_at=now, paused_until=paused_until)
     with write(engine) as conn:
         _ensure(conn, instance)
-        conn.execute(
-            update(instance_state)
-            .where(instance_state.c.instance == instance)
-            .values(
-                last_poll_at=now,
-                last_error=message[:2000],
-                last_error_at=now,
-                error_streak=instance_state.c.error_streak + 1,
-                paused_until=paused_until,
+        conn.execute(update(instance_state).where(instance_state.c.instance == instance).values(**values))
+
+
+REQUEST_COLUMNS = {"poll": instance_state.c.poll_requested_at, "maintenance": instance_state.c.maintenance_requested_at}
+
+
+def request(engine: Engine, instance: str, what: str) -> None:
+    """Ask the scheduler to poll (`poll`) or run the connector's upkeep (`maintenance`) soon.
+    Called through ConnectorContext, e.g. when a change notification says there is new data."""
+    column = REQUEST_COLUMNS[what]
+    with write(engine) as conn:
+        _ensure(conn, instance)
+        conn.execute(update(instance_state).where(instance_state.c.instance == instance).values({column: clock.now()}))
+
+
+def take_requests(engine: Engine) -> list[tuple[str, set[str]]]:
+    """Pending requests, each cleared as it is taken. A request made while we read is not lost:
+    a column is cleared only if it still holds the value we read."""
+    taken: list[tuple[str, set[str]]] = []
+    with write(engine) as conn:
+        rows = conn.execute(
+            select(instance_state.c.instance, *REQUEST_COLUMNS.values()).where(
+                (instance_state.c.poll_requested_at.is_not(None))
+                | (instance_state.c.maintenance_requested_at.is_not(None))
             )
-        )
+        ).all()
+        for row in rows:
+            kinds = set()
+            for what, column in REQUEST_COLUMNS.items():
+                seen = getattr(row, column.name)
+                if seen is None:
+                    continue
+                cleared = conn.execute(
+                    update(instance_state)
+                    .where(instance_state.c.instance == row.instance, column == seen)
+                    .values({column: None})
+                    .returning(instance_state.c.instance)
+                ).first()
+                if cleared is not None:
+                    kinds.add(what)
+            if kinds:
+                taken.append((row.instance, kinds))
+    return taken
 
 
 def record_expiry(engine: Engine, instance: str, kind: str, at: datetime | None) -> None:

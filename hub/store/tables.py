@@ -189,6 +189,9 @@ instance_state = Table(
     Column("error_streak", Integer, nullable=False, default=0),
     Column("paused_until", TS),
     Column("expiries", JSON, nullable=False),
+    # set by a connector (through the core) that learnt of upstream changes: act soon, not at the next interval
+    Column("poll_requested_at", TS),
+    Column("maintenance_requested_at", TS),
 )
 
 outbox = Table(
