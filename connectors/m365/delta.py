@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.m365.graph import GraphClient, GraphError, error_of
-from hub.sdk import PollResult, RawEvent
+from hub.sdk import FatalError, PollResult, RawEvent
 
 log = logging.getLogger("hub.connector.m365")
 EXPIRED_CODES = {"syncstatenotfound", "syncstateinvalid", "resyncrequired"}
@@ -33,13 +33,17 @@ class Source:
 
 
 def fetch(graph: GraphClient, url: str, source: Source, params: dict[str, str] | None) -> dict[str, Any] | None:
-    """One delta page, or None when the state token expired."""
-    response = graph.call("GET", url, needs=source.needs, expect=(400, 410), headers=source.headers, params=params)
+    """One delta page, or None when the state token expired. Any other refusal (a mailbox, folder
+    or channel that does not exist, a bad `since`) is a configuration problem of the instance."""
+    try:
+        response = graph.call("GET", url, needs=source.needs, expect=(400, 410), headers=source.headers, params=params)
+    except GraphError as exc:
+        raise FatalError(f"{source.key}: {exc}") from None
     if response.status_code in (400, 410):
         code, message = error_of(response)
         if response.status_code == 410 or code.lower() in EXPIRED_CODES:
             return None
-        raise GraphError(f"GET {url.split('?')[0]} answered 400 {code}: {message}", 400, code)
+        raise FatalError(f"{source.key}: GET {url.split('?')[0]} answered 400 {code}: {message}")
     page: dict[str, Any] = response.json()
     return page
 
