@@ -196,3 +196,12 @@ def test_raw_body_is_the_message_as_graph_sent_it():
     raw = mail.raw_event(MAILBOX, msg(5))
     assert orjson.loads(raw.body)["internetMessageId"] == "<m5@contoso.com>"
     assert raw.headers == {"x-m365-kind": "mail", "x-m365-mailbox": MAILBOX}
+
+
+def test_a_missing_folder_is_a_configuration_error_on_the_instance(fake, m365_hub):
+    hub = m365_hub()
+    missing = graph_error("ErrorItemNotFound", "The specified object was not found in the store.", 404)
+    fake.on("GET", DELTA, (404, missing, {}))
+    report = poll_instance(hub, "m365")
+    assert report.error is not None and report.error.startswith("configuration: mail:")
+    assert "ErrorItemNotFound" in report.error
