@@ -31,6 +31,7 @@ from hub.sdk import (
     PollResult,
     PushConnector,
     RawEvent,
+    VerificationError,
     action,
 )
 
@@ -85,7 +86,10 @@ class M365Connector(PolledConnector, PushConnector):
         return notifications.handshake(request)
 
     def verify(self, request: InboundRequest) -> None:
-        notifications.verify(request, str((self.settings.get("notifications") or {}).get("client_state") or ""))
+        state = str((self.settings.get("notifications") or {}).get("client_state") or "")
+        if not state:  # never accept pushes an instance did not subscribe to
+            raise VerificationError("change notifications are not configured for this instance")
+        notifications.verify(request, state)
 
     def receive(self, request: InboundRequest) -> list[RawEvent]:
         events, wants = notifications.raw_events(request)

@@ -85,6 +85,9 @@ def test_client_state_is_checked_on_every_notification(make_connector):
         connector.verify(post([{k: v for k, v in change().items() if k != "clientState"}]))
     with pytest.raises(VerificationError, match="no 'value' list"):
         connector.verify(InboundRequest(b'{"hello": 1}', {}, "application/json"))
+    unsubscribed = make_connector()  # no notifications configured: nothing pushed is accepted
+    with pytest.raises(VerificationError, match="not configured"):
+        unsubscribed.verify(post([{k: v for k, v in change().items() if k != "clientState"}]))
 
 
 def test_notifications_are_stored_once_and_ask_for_a_poll(m365_hub):
