@@ -205,3 +205,37 @@ def test_a_missing_folder_is_a_configuration_error_on_the_instance(fake, m365_hu
     report = poll_instance(hub, "m365")
     assert report.error is not None and report.error.startswith("configuration: mail:")
     assert "ErrorItemNotFound" in report.error
+
+
+def test_reply_through_the_outbox_is_recorded_on_the_ticket(fake, m365_hub):
+    from hub.outbox.dispatcher import dispatch_due
+    from hub.outbox.queue import enqueue
+    from hub.store.db import write
+
+    hub = m365_hub()
+    quiet_teams(fake)
+    serve_delta(fake, {None: page([msg(1)], delta_token="d1")})
+    poll_instance(hub, "m365")
+    drain(hub)
+    with read(hub.engine) as conn:
+        (ticket,) = queries.search(conn)
+        target = queries.get(conn, ticket["number"])["attributes"]["m365_mail"]
+    fake.on("GET", f"users/{MAILBOX}/messages", (200, {"value": []}, {}))
+    fake.on("POST", f"users/{MAILBOX}/messages/AAMk1/createReply", (201, {"id": "draft-1", "isDraft": True}, {}))
+    fake.on("POST", f"users/{MAILBOX}/messages/draft-1/send", (202, None, {}))
+    with write(hub.engine) as conn:
+        payload = {"message_id": target["message_id"], "body": f"Fixed. {ticket['number']}"}
+        enqueue(
+            conn,
+            instance="m365",
+            action="send_reply",
+            payload=payload,
+            idempotency_key="t1:reply",
+            ticket_id=ticket["id"],
+        )
+    assert dispatch_due(hub).sent == 1
+    with read(hub.engine) as conn:
+        history = queries.history(conn, ticket["id"])
+    assert any(
+        h["action"] == "action_done" and h["field"] == "send_reply" and h["new"] == "reply sent" for h in history
+    )
