@@ -72,6 +72,9 @@ def create_user(graph: GraphClient, settings: dict[str, Any], payload: dict[str,
     if existing is not None:
         return ActionResult(f"user {upn} already exists; nothing changed", {"changed": False, "id": existing["id"]})
     recipient = password_recipient(graph, settings, payload)  # before creating: never a password nobody gets
+    sender = settings.get("users", {}).get("password_sender") or settings.get("mail", {}).get("mailbox")
+    if not sender:
+        raise FatalError("no mailbox to send temporary passwords from (users.password_sender or mail.mailbox)")
     password = temporary_password()
     body: dict[str, Any] = {
         "accountEnabled": True,
@@ -82,7 +85,6 @@ def create_user(graph: GraphClient, settings: dict[str, Any], payload: dict[str,
     }
     body.update({graph_name: payload[key] for key, graph_name in CREATE_FIELDS.items() if payload.get(key)})
     created = graph.json("POST", "users", needs=USER_WRITE, json=body)
-    sender = settings["users"].get("password_sender") or settings.get("mail", {}).get("mailbox")
     text = (
         f"A new account was created: {name} <{upn}>.\n\nTemporary password: {password}\n\n"
         "Hand it to the new colleague in person; they must choose a new password at first sign-in."
