@@ -88,6 +88,7 @@ class HubSettings:
     health_expiry_warning: dict[str, float] = field(
         default_factory=lambda: {"default": 7200.0, "credential": 14 * 86400.0, "certificate": 30 * 86400.0}
     )
+    requests_interval: float = 5.0  # how soon a connector's poll/maintenance request is acted on
 
 
 @dataclass

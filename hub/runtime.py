@@ -59,6 +59,8 @@ class Hub:
             defaults=inst.defaults,
             mapping=inst.compiled_mapping,
             report_expiry=lambda kind, at: self._report_expiry(inst.id, kind, at),
+            request_poll=lambda: self._request(inst.id, "poll"),
+            request_maintenance=lambda: self._request(inst.id, "maintenance"),
             logger=logging.getLogger(f"hub.connector.{inst.id}"),
         )
         return cls(context)
@@ -67,6 +69,11 @@ class Hub:
         from hub.pipeline.state import record_expiry
 
         record_expiry(self.engine, instance_id, kind, at)
+
+    def _request(self, instance_id: str, what: str) -> None:
+        from hub.pipeline.state import request
+
+        request(self.engine, instance_id, what)
 
     def close(self) -> None:
         self.engine.dispose()

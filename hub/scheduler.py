@@ -1,5 +1,7 @@
 """APScheduler 3 jobs: one per polled instance (coalesced, never two runs of one instance at
-once), plus the outbox dispatcher. The worker runs as its own loop (see WorkerLoop)."""
+once), one per instance with upkeep (`maintenance_interval`), one that acts on poll/maintenance
+requests connectors made (change notifications), plus the outbox dispatcher. The worker runs as
+its own loop (see WorkerLoop)."""
 
 from __future__ import annotations
 
@@ -16,11 +18,12 @@ from apscheduler.util import undefined
 from hub import clock
 from hub.config import InstanceConfig, parse_duration
 from hub.outbox.dispatcher import dispatch_due
-from hub.pipeline import circuit
+from hub.pipeline import circuit, state
 from hub.pipeline.poll import poll_instance
 from hub.pipeline.worker import process_batch
 from hub.runtime import Hub
 from hub.sdk.connector import PolledConnector
+from hub.sdk.errors import FatalError, RetriableError
 from hub.store.db import read
 
 log = logging.getLogger("hub.scheduler")
@@ -50,6 +53,36 @@ def poll_job(hub: Hub, instance_id: str) -> None:
         log.info("poll of %s: %d new events", instance_id, report.received)
 
 
+def maintenance_job(hub: Hub, instance_id: str, requested: bool = False) -> str | None:
+    """Run an instance's upkeep; a failure is recorded on the instance (visible in `hub connectors
+    list`) and never stops the scheduler. Returns the error, if any."""
+    try:
+        hub.connector(instance_id).maintenance(requested=requested)
+        return None
+    except (RetriableError, FatalError) as exc:
+        kind = "temporary" if isinstance(exc, RetriableError) else "configuration"
+        error = f"maintenance ({kind}): {exc}"
+    except Exception as exc:
+        log.exception("maintenance of %s failed", instance_id)
+        error = f"maintenance (internal): {type(exc).__name__}: {exc}"
+    log.warning("%s: %s", instance_id, error)
+    state.record_error(hub.engine, instance_id, error, from_poll=False)
+    return error
+
+
+def requests_job(hub: Hub) -> list[tuple[str, set[str]]]:
+    """Act on requests connectors made through their context: maintenance first (it may recreate
+    what the poll relies on), then the poll."""
+    enabled = {inst.id for inst in hub.config.instances if inst.enabled}
+    taken = [(i, kinds) for i, kinds in state.take_requests(hub.engine) if i in enabled]
+    for instance_id, kinds in taken:
+        if "maintenance" in kinds:
+            maintenance_job(hub, instance_id, requested=True)
+        if "poll" in kinds and isinstance(hub.connector(instance_id), PolledConnector):
+            poll_job(hub, instance_id)
+    return taken
+
+
 def build_scheduler(hub: Hub, *, polls: bool = True, outbox: bool = True) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(
         timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
@@ -70,7 +103,24 @@ def build_scheduler(hub: Hub, *, polls: bool = True, outbox: bool = True) -> Bac
                     name=f"poll {inst.id}",
                     next_run_time=first,
                 )
-    if polls:
+        for inst in hub.config.instances:
+            interval = type(hub.connector(inst.id)).maintenance_interval if inst.enabled else None
+            if interval:
+                scheduler.add_job(
+                    maintenance_job,
+                    IntervalTrigger(seconds=interval),
+                    args=(hub, inst.id),
+                    id=f"maintenance:{inst.id}",
+                    name=f"maintenance {inst.id}",
+                    next_run_time=datetime.now(UTC),
+                )
+        scheduler.add_job(
+            requests_job,
+            IntervalTrigger(seconds=hub.settings.requests_interval),
+            args=(hub,),
+            id="requests",
+            name="poll and maintenance requests",
+        )
         from hub.health import raise_alerts
 
         scheduler.add_job(

@@ -35,17 +35,62 @@ def save_success(
     circuit.record_success(conn, instance, "in")
 
 
-def record_error(engine: Engine, instance: str, message: str, *, retry_after: float | None = None) -> None:
-    """A failed poll: remembered for the admin and counted by the instance's inbound circuit."""
+def record_error(
+    engine: Engine, instance: str, message: str, *, retry_after: float | None = None, from_poll: bool = True
+) -> None:
+    """A failure, remembered for the admin. A failed poll also counts against the instance's
+    inbound circuit; `from_poll=False` (maintenance, upkeep) leaves the poll's state alone."""
     now = clock.now()
+    values: dict[str, Any] = {"last_error": message[:2000], "last_error_at": now}
+    if from_poll:
+        values["last_poll_at"] = now
     with write(engine) as conn:
         _ensure(conn, instance)
-        conn.execute(
-            update(instance_state)
-            .where(instance_state.c.instance == instance)
-            .values(last_poll_at=now, last_error=message[:2000], last_error_at=now)
-        )
-    circuit.record_failure(engine, instance, "in", message, retry_after)
+        conn.execute(update(instance_state).where(instance_state.c.instance == instance).values(**values))
+    if from_poll:
+        circuit.record_failure(engine, instance, "in", message, retry_after)
+
+
+REQUEST_COLUMNS = {"poll": instance_state.c.poll_requested_at, "maintenance": instance_state.c.maintenance_requested_at}
+
+
+def request(engine: Engine, instance: str, what: str) -> None:
+    """Ask the scheduler to poll (`poll`) or run the connector's upkeep (`maintenance`) soon.
+    Called through ConnectorContext, e.g. when a change notification says there is new data."""
+    column = REQUEST_COLUMNS[what]
+    with write(engine) as conn:
+        _ensure(conn, instance)
+        conn.execute(update(instance_state).where(instance_state.c.instance == instance).values({column: clock.now()}))
+
+
+def take_requests(engine: Engine) -> list[tuple[str, set[str]]]:
+    """Pending requests, each cleared as it is taken. A request made while we read is not lost:
+    a column is cleared only if it still holds the value we read."""
+    taken: list[tuple[str, set[str]]] = []
+    with write(engine) as conn:
+        rows = conn.execute(
+            select(instance_state.c.instance, *REQUEST_COLUMNS.values()).where(
+                (instance_state.c.poll_requested_at.is_not(None))
+                | (instance_state.c.maintenance_requested_at.is_not(None))
+            )
+        ).all()
+        for row in rows:
+            kinds = set()
+            for what, column in REQUEST_COLUMNS.items():
+                seen = getattr(row, column.name)
+                if seen is None:
+                    continue
+                cleared = conn.execute(
+                    update(instance_state)
+                    .where(instance_state.c.instance == row.instance, column == seen)
+                    .values({column: None})
+                    .returning(instance_state.c.instance)
+                ).first()
+                if cleared is not None:
+                    kinds.add(what)
+            if kinds:
+                taken.append((row.instance, kinds))
+    return taken
 
 
 def record_expiry(engine: Engine, instance: str, kind: str, at: datetime | None) -> None:

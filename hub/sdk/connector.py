@@ -127,6 +127,10 @@ class ConnectorContext:
     mapping: PayloadMapping | None = None
     http_factory: Callable[[], HttpClient] | None = None
     report_expiry: Callable[[str, datetime | None], None] = lambda kind, at: None
+    # Ask the core to poll this instance / run its maintenance() soon (e.g. a change notification
+    # arrived). Cheap and safe to call from receive(); the scheduler acts within seconds.
+    request_poll: Callable[[], None] = lambda: None
+    request_maintenance: Callable[[], None] = lambda: None
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("hub.connector"))
     _http: HttpClient | None = None
 
@@ -158,6 +162,8 @@ class Connector:
 
     name: ClassVar[str] = ""
     channel: ClassVar[str] = "internal"
+    # Seconds between maintenance() runs; None: the connector has no upkeep to schedule.
+    maintenance_interval: ClassVar[float | None] = None
     config_schema: ClassVar[dict[str, Any]] = {"type": "object"}
     uses_mapping: ClassVar[bool] = False
 
@@ -175,6 +181,11 @@ class Connector:
         from hub.sdk.mapping import parse_json
 
         return [mapping.apply(parse_json(raw.body), received_at=raw.received_at)]
+
+    def maintenance(self, requested: bool = False) -> None:
+        """Upkeep besides polling: renew subscriptions, rotate credentials. The scheduler runs it
+        every `maintenance_interval` seconds, and soon after `context.request_maintenance()`
+        (then `requested` is True). Raise typed errors; never sleep or retry."""
 
     def check(self) -> list[CheckResult]:
         """Connection test an admin runs; the default only says the settings were accepted."""

@@ -188,6 +188,9 @@ instance_state = Table(
     Column("last_error", Text),
     Column("last_error_at", TS),
     Column("expiries", JSON, nullable=False),
+    # set by a connector (through the core) that learnt of upstream changes: act soon, not at the next interval
+    Column("poll_requested_at", TS),
+    Column("maintenance_requested_at", TS),
 )
 
 # Circuit breakers per instance and direction ('in': polling, 'out': outbound actions). Shared by

@@ -12,11 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from sqlalchemy import select
 
 from hub.cli import main
 from hub.store.db import make_engine
+from hub.store.migrate import head_revision
 from hub.store.tables import inbox, tickets
 from tests.conftest import REPO
 
@@ -43,7 +45,8 @@ def admin(tmp_path, db_url, monkeypatch):
 
 
 def test_validate_example_and_broken_copy(admin):
-    assert "OK (3 connector instances)" in admin("config", "validate").output
+    instances = yaml.safe_load((admin.config_dir / "example.yaml").read_text())["instances"]
+    assert f"OK ({len(instances)} connector instances)" in admin("config", "validate").output
     example = admin.config_dir / "example.yaml"
     example.write_text(example.read_text().replace("schedule: {every: 1m}", "schedule: {every: soon}"))
     result = admin("config", "validate", ok=False)
@@ -58,7 +61,8 @@ def test_commands_before_upgrade_say_what_to_do(admin):
 
 
 def test_ingest_twice_gives_one_ticket(admin):
-    assert "revision 0001" in admin("db", "upgrade").output
+    head = head_revision(make_engine("sqlite://"))  # the newest migration, whichever it is
+    assert f"revision {head}" in admin("db", "upgrade").output
     sample = str(admin.config_dir / "examples" / "intake-event.json")
     first = admin("events", "ingest", "intake", sample).output
     second = admin("events", "ingest", "intake", sample).output
