@@ -25,12 +25,27 @@ def normalize(hub: Hub, instance: str, raw: RawEvent) -> list[dict[str, Any]]:
         event.setdefault("received_at", received)
         event.setdefault("occurred_at", received)
         try:
-            schemas.validate("event", event)
+            try:
+                schemas.validate("event", event)
+            except UnicodeEncodeError:  # lone surrogates from undecodable source bytes
+                event = _clean_text(event)
+                schemas.validate("event", event)
         except schemas.SchemaError as exc:
             where = f"event[{index}] " if len(events) > 1 else ""
             raise SkipRecord(f"{where}{exc.path or 'event'}: {exc.detail}") from None
         out.append(event)
     return out
+
+
+def _clean_text(value: Any) -> Any:
+    """Replace what UTF-8 cannot carry (lone surrogates) so the text can be stored and shown."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_clean_text(k): _clean_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean_text(v) for v in value]
+    return value
 
 
 def raw_from_row(row: Any) -> RawEvent:

@@ -96,13 +96,19 @@ def test_kill_9_while_flooding_loses_and_duplicates_nothing(engine, db_url, writ
     drop.mkdir()
     upgrade(engine)
     port = free_port()
-    env = {**os.environ, "HUB_DATABASE_URL": db_url, "HUB_CONFIG": str(config), "PYTHONPATH": str(REPO),
-           "CRASH_TOKEN": TOKEN}
+    env = {
+        **os.environ,
+        "HUB_DATABASE_URL": db_url,
+        "HUB_CONFIG": str(config),
+        "PYTHONPATH": str(REPO),
+        "CRASH_TOKEN": TOKEN,
+    }
     log = (tmp_path / "serve.log").open("ab")
 
     def start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-m", "hub", "serve", "--port", str(port)], env=env,
-                                stderr=log, stdout=log)
+        return subprocess.Popen(
+            [sys.executable, "-m", "hub", "serve", "--port", str(port)], env=env, stderr=log, stdout=log
+        )
 
     sender = Sender(port, count=400)
     rows_written: list[str] = []
@@ -148,8 +154,11 @@ def test_kill_9_while_flooding_loses_and_duplicates_nothing(engine, db_url, writ
     notes = [e for e in sender.acked if e["kind"] == "comment"]
     with read(check) as conn:
         assert conn.execute(select(inbox.c.state).where(inbox.c.state == "dead")).all() == []
-        refs = dict(conn.execute(select(ticket_refs.c.key, ticket_refs.c.ticket_id)
-                                 .where(ticket_refs.c.kind == "external")).all())
+        refs = dict(
+            conn.execute(
+                select(ticket_refs.c.key, ticket_refs.c.ticket_id).where(ticket_refs.c.kind == "external")
+            ).all()
+        )
         assert len(refs) == len(creates) + len(rows_written)
         assert {e["ref"] for e in creates} | set(rows_written) == set(refs)
         assert conn.execute(select(func.count()).select_from(tickets)).scalar_one() == len(refs)

@@ -224,3 +224,13 @@ def test_worker_killed_before_commit_loses_nothing(make_hub, monkeypatch):
     assert ticket_count(hub) == 0
     assert drain(hub).done == 3
     assert ticket_count(hub) == 3
+
+
+def test_undecodable_text_is_cleaned_not_dead_lettered(make_hub, monkeypatch):
+    hub = make_hub()
+    connector = hub.connector("src")
+    monkeypatch.setattr(connector, "normalize", lambda raw: [{"type": "ticket.create", "data": {"title": "Caf\udce9"}}])
+    receive(hub.engine, "src", [raw("u1", data={})])
+    assert drain(hub).done == 1
+    with read(hub.engine) as conn:
+        assert [t["title"] for t in queries.search(conn)] == ["Caf?"]
