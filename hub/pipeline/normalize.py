@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from hub import clock, schemas
+from hub import clock, jsonutil, schemas
 from hub.runtime import Hub
 from hub.sdk.connector import RawEvent
 from hub.sdk.errors import SkipRecord
@@ -25,11 +25,11 @@ def normalize(hub: Hub, instance: str, raw: RawEvent) -> list[dict[str, Any]]:
         event.setdefault("received_at", received)
         event.setdefault("occurred_at", received)
         try:
-            try:
-                schemas.validate("event", event)
-            except UnicodeEncodeError:  # lone surrogates from undecodable source bytes
-                event = _clean_text(event)
-                schemas.validate("event", event)
+            jsonutil.dumpb(event)  # ~1 us; fails on lone surrogates that no database can store
+        except TypeError:
+            event = _clean_text(event)
+        try:
+            schemas.validate("event", event)
         except schemas.SchemaError as exc:
             where = f"event[{index}] " if len(events) > 1 else ""
             raise SkipRecord(f"{where}{exc.path or 'event'}: {exc.detail}") from None
