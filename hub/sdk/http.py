@@ -116,7 +116,7 @@ class HttpClient:
             self.sleep(wait)
 
     def get_json(self, url: str, **kwargs: Any) -> Any:
-        return self.request("GET", url, **kwargs).json()
+        return parse_json_body(self.request("GET", url, **kwargs))
 
     def paginate_next_link(
         self, url: str, *, next_key: str = "@odata.nextLink", final_key: str | None = None, **kwargs: Any
@@ -175,6 +175,16 @@ class HttpClient:
             if count < limit:
                 return
             offset += count
+
+
+def parse_json_body(response: requests.Response) -> Any:
+    """The body as JSON. A malformed answer (a proxy's HTML error page, a truncated body) is
+    treated as a temporary fault of the system, not a crash of the connector."""
+    try:
+        return response.json()
+    except ValueError:
+        snippet = response.text[:80].replace("\n", " ")
+        raise RetriableError(f"{response.request.method} {response.url} answered malformed JSON: {snippet!r}") from None
 
 
 def _error_text(response: requests.Response) -> str:

@@ -147,3 +147,10 @@ def test_status_table():
         "retry",
     ]
     assert retry_after_seconds("garbage") is None and retry_after_seconds(None) is None
+
+
+@responses.activate
+def test_malformed_answers_are_temporary_faults(client):
+    responses.get(f"{API}/x", body="<html>502 Bad Gateway</html>", status=200, content_type="text/html")
+    with pytest.raises(RetriableError, match="malformed JSON"):
+        client.get_json("/x")
