@@ -14,10 +14,11 @@ from typing import Any
 
 import orjson
 
+from connectors.email.noise import automatic_reason
 from connectors.m365.delta import Source
 from connectors.m365.graph import GraphClient, seg
 from connectors.m365.permissions import MAIL_READ, MAIL_SEND
-from hub.sdk import ActionResult, RawEvent, SkipRecord
+from hub.sdk import ActionResult, IgnoreRecord, RawEvent, SkipRecord
 
 SELECT = (
     "id,internetMessageId,conversationId,subject,body,from,sender,toRecipients,ccRecipients,replyTo,"
@@ -28,7 +29,6 @@ SELECT = (
 IDEMPOTENCY_PROP = "String {6a1c5e0e-8f3b-4c38-9d41-6f1b2d9e7a15} Name HubIdempotencyKey"
 TICKET_NUMBER = re.compile(r"\b([A-Z]{2,6}-\d{4}-\d{4,})\b")
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")
-AUTO_SENDERS = ("mailer-daemon@", "postmaster@", "no-reply@", "noreply@")
 
 
 def source(settings: dict[str, Any]) -> Source:
@@ -70,29 +70,25 @@ def _headers(message: dict[str, Any]) -> dict[str, str]:
 
 
 def is_automatic(message: dict[str, Any], mailbox: str) -> str | None:
-    """Why this message must not reach the tickets, or None."""
-    sender = _address(message.get("from"))
-    headers = _headers(message)
+    """Why this message must not reach the tickets, or None (the email connector's checks, on the
+    headers Graph returns)."""
     if message.get("isDraft"):
         return "draft"
-    if sender == mailbox.lower():
-        return "sent by the service mailbox itself"
-    if headers.get("auto-submitted", "no").strip().lower() != "no":
-        return f"Auto-Submitted: {headers['auto-submitted']}"
-    if headers.get("precedence", "").strip().lower() in {"bulk", "junk", "list", "auto_reply"}:
-        return f"Precedence: {headers['precedence']}"
-    if "multipart/report" in headers.get("content-type", "").lower() or sender.startswith(AUTO_SENDERS):
-        return "delivery status notification"
-    if "x-autoreply" in headers or "x-autorespond" in headers:
-        return "auto-reply"
-    return None
+    headers = _headers(message)
+    return automatic_reason(
+        lambda name: headers.get(name.lower(), ""),
+        str(message.get("subject") or ""),
+        _address(message.get("from")) or None,
+        {mailbox.lower()},
+    )
 
 
 def normalize(raw: RawEvent) -> list[dict[str, Any]]:
     message = orjson.loads(raw.body)
     mailbox = raw.headers.get("x-m365-mailbox", "")
-    if is_automatic(message, mailbox):
-        return []
+    reason = is_automatic(message, mailbox)
+    if reason:
+        raise IgnoreRecord(reason)
     headers = _headers(message)
     own = message.get("internetMessageId")
     conversation = f"m365conv:{mailbox.lower()}:{message['conversationId']}" if message.get("conversationId") else None

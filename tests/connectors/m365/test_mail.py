@@ -4,6 +4,7 @@ end through the pipeline, and idempotent replies."""
 from __future__ import annotations
 
 import orjson
+import pytest
 from sqlalchemy import func, select
 
 from connectors.m365 import mail
@@ -11,6 +12,7 @@ from connectors.m365.examples import CHANNEL, MAILBOX, TEAM, mail_message
 from hub.pipeline import state
 from hub.pipeline.poll import poll_instance
 from hub.pipeline.worker import drain
+from hub.sdk import IgnoreRecord
 from hub.store.db import read
 from hub.store.tables import inbox
 from hub.tickets import queries
@@ -142,13 +144,21 @@ def test_automatic_mail_and_our_own_replies_make_no_tickets():
         raw = mail.raw_event(MAILBOX, message)
         return mail.normalize(raw)
 
+    def ignored(message) -> str:
+        with pytest.raises(IgnoreRecord) as info:
+            normalized(message)
+        return str(info.value)
+
     header = lambda name, value: {"internetMessageHeaders": [{"name": name, "value": value}]}  # noqa: E731
-    assert normalized(msg(1, **header("Auto-Submitted", "auto-replied"))) == []
-    assert normalized(msg(1, **header("Precedence", "bulk"))) == []
-    assert normalized(msg(1, **header("Content-Type", "multipart/report; report-type=delivery-status"))) == []
+    assert "Auto-Submitted: auto-replied" in ignored(msg(1, **header("Auto-Submitted", "auto-replied")))
+    assert "Precedence: bulk" in ignored(msg(1, **header("Precedence", "bulk")))
+    assert ignored(msg(1, **header("Content-Type", "multipart/report; report-type=delivery-status"))) == (
+        "delivery status notification"
+    )
+    assert "out-of-office" in ignored(msg(1, subject="Automatic reply: away until Monday"))
     own = {"emailAddress": {"name": "Service Desk", "address": MAILBOX.upper()}}
-    assert normalized(msg(1, **{"from": own})) == []
-    assert normalized(msg(1, isDraft=True)) == []
+    assert "(loop)" in ignored(msg(1, **{"from": own}))
+    assert ignored(msg(1, isDraft=True)) == "draft"
     (event,) = normalized(msg(1, subject="RE: [REQ-2026-000042] pothole", **header("Auto-Submitted", "no")))
     assert event["ticket_number"] == "REQ-2026-000042"
     assert event["thread_refs"] == ["<m1@contoso.com>", f"m365conv:{MAILBOX}:conv1"]
