@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from hub.outbox.dispatcher import dispatch_due, retry
 from hub.outbox.queue import enqueue, listing
 from hub.pipeline import circuit
@@ -112,3 +114,29 @@ def test_one_broken_system_does_not_starve_the_others(make_hub, fake_clock, monk
     assert sum(r["attempts"] for r in broken_rows) == circuit.THRESHOLD  # untried rows kept their budget
     assert all(r["state"] == "pending" for r in broken_rows)
     assert dispatch_due(hub).retried == 0  # still open: nothing claimed for it
+
+
+def test_a_downstream_down_for_an_hour_gets_everything_once_it_is_back(make_hub, fake_clock, monkeypatch):
+    hub = make_hub()
+    from tests.reference_connector import MemoryConnector
+
+    back_at = fake_clock.current + timedelta(hours=1)
+    real = MemoryConnector.record
+    tries: list[str] = []
+
+    def record(self, payload, *, idempotency_key):
+        tries.append(idempotency_key)
+        if fake_clock.current < back_at:
+            raise RetriableError("connection refused")
+        return real(self, payload, idempotency_key=idempotency_key)
+
+    record._hub_action = "record"  # type: ignore[attr-defined]
+    monkeypatch.setattr(MemoryConnector, "record", record)
+    for i in range(10):
+        queue(hub, f"n{i}", text=str(i))
+    for _ in range(6 * 90):  # the dispatcher's schedule, every 10 s, for 90 minutes
+        dispatch_due(hub)
+        fake_clock.advance(seconds=10)
+    assert sorted(k for _i, _p, k in ref.SENT) == sorted(f"n{i}" for i in range(10))  # each applied once
+    assert all(r["state"] == "done" for r in rows(hub))
+    assert len(tries) < 10 * 12  # the circuit kept the hour of failures from burning the retries
