@@ -1,0 +1,16 @@
+"""WSGI entry point for running the web role under a process manager such as gunicorn:
+
+    HUB_CONFIG=/etc/hub/hub.yaml gunicorn -w 2 -k gthread --threads 8 'hub.wsgi:app'
+
+The app is built from `$HUB_CONFIG` (else config/example.yaml) at import, once per worker
+process; the webhook group committer starts lazily in the worker, after the fork.
+"""
+
+from __future__ import annotations
+
+import atexit
+
+from hub.app import close_app, create_app
+
+app = create_app()
+atexit.register(close_app, app)
