@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
-GUNICORN_WORKERS = int(os.environ.get("HUB_BENCH_GUNICORN_WORKERS", "2"))
-GUNICORN_THREADS = int(os.environ.get("HUB_BENCH_GUNICORN_THREADS", "8"))
+GUNICORN_WORKERS = int(os.environ.get("HUB_BENCH_GUNICORN_WORKERS", "1"))
+GUNICORN_THREADS = int(os.environ.get("HUB_BENCH_GUNICORN_THREADS", "16"))
 
 
 def free_port() -> int:
