@@ -79,7 +79,13 @@ def measure(
 
 
 def run_pair(
-    results: Results, hub: BenchHub, connections: list[int], runs: int, duration: float, label: str = "hub"
+    results: Results,
+    hub: BenchHub,
+    connections: list[int],
+    runs: int,
+    duration: float,
+    label: str = "hub",
+    ref: str = "bare-flask",
 ) -> None:
     """Hub and reference, alternating per round so drifting machine noise hits both."""
     hub_port, ref_port = 18081, 18082
@@ -91,9 +97,9 @@ def run_pair(
         measure(Results("warmup"), "ref", ref_port, hub.secret, [8], 1, 1.0)
         for _ in range(runs):
             measure(results, label, hub_port, hub.secret, connections, 1, duration)
-            measure(results, "bare-flask", ref_port, hub.secret, connections, 1, duration)
+            measure(results, ref, ref_port, hub.secret, connections, 1, duration)
     for c in connections:
-        results.ratio(f"{label}/bare c={c}", f"{label} c={c} events/s", f"bare-flask c={c} events/s")
+        results.ratio(f"{label}/bare c={c}", f"{label} c={c} events/s", f"{ref} c={c} events/s")
 
 
 def run(quick: bool = False) -> Results:
