@@ -38,8 +38,14 @@ INTAKE_INSTANCE = """
           title: {template: "{request.category}: {request.summary}"}
           description: /request/description
           category: {path: /request/category, as: lower}
-          queue: {path: /request/department, map: {"Public Works": public-works, Parks: parks, Water: water}, map_default: triage}
-          priority: {path: /request/urgency, map: {emergency: urgent, high: high, routine: normal, low: low}, default: normal}
+          queue:
+            path: /request/department
+            map: {"Public Works": public-works, Parks: parks, Water: water}
+            map_default: triage
+          priority:
+            path: /request/urgency
+            map: {emergency: urgent, high: high, routine: normal, low: low}
+            default: normal
           requester.name: /caller/name
           requester.phone: /caller/callback_number
           requester.email: /caller/email

@@ -64,9 +64,8 @@ class Results:
         for s in self.series.values():
             d = s.summary()
             if d["runs"]:
-                lines.append(
-                    f"  {s.name:<46} {d['median']:>12,.1f} {s.unit:<9} (min {d['min']:,.1f}, max {d['max']:,.1f}, n={d['runs']})"
-                )
+                spread = f"(min {d['min']:,.1f}, max {d['max']:,.1f}, n={d['runs']})"
+                lines.append(f"  {s.name:<46} {d['median']:>12,.1f} {s.unit:<9} {spread}")
         for n, r in self.ratios.items():
             lines.append(f"  {n:<46} {r:>12.2f}")
         lines.extend(f"  note: {n}" for n in self.notes)
