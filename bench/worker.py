@@ -158,7 +158,7 @@ def validation_cost(results: Results, events: list[tuple[str, bytes]]) -> None:
 
 
 def run(quick: bool = False) -> Results:
-    count = 10_000 if quick else 100_000
+    count = int(os.environ.get("HUB_BENCH_WORKER_EVENTS", 10_000 if quick else 100_000))
     runs = 1 if not quick else 2
     results = Results(f"worker ({count:,} inbox events)")
     events = payloads.mixed(count)
