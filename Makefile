@@ -28,8 +28,14 @@ test: $(BIN)/hub
 	$(BIN)/pytest
 
 lint: $(BIN)/hub
-	$(BIN)/ruff check hub connectors tests
+	$(BIN)/ruff check hub connectors tests bench
 	$(BIN)/mypy hub connectors
+
+# Benchmarks, on demand only (never part of `make test`); see bench/README.md. BENCH="intake worker"
+# runs a subset, BENCH_ARGS=--quick a smoke run.
+bench: $(BIN)/hub
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m bench $(BENCH) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

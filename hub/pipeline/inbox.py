@@ -47,33 +47,65 @@ def _key(event: RawEvent) -> str:
 def store(conn: Connection, instance: str, events: Sequence[RawEvent], now: datetime | None = None) -> list[Stored]:
     """Insert raw events, ignoring ones already stored for this instance. Runs in the caller's
     transaction: the caller commits (and only then acknowledges or advances a cursor)."""
+    return store_many(conn, [(instance, events)], now)[0]
+
+
+def store_many(
+    conn: Connection, groups: Sequence[tuple[str, Sequence[RawEvent]]], now: datetime | None = None
+) -> list[list[Stored]]:
+    """`store` for several (instance, events) groups at once: one multi-row INSERT ... ON CONFLICT
+    DO NOTHING RETURNING for all of them, and one SELECT for the ids of any already stored. Few
+    statements matter on the webhook path: each one releases and re-takes the GIL, and the group
+    commit thread competes for it with every request thread."""
     now = now or clock.now()
+    keyed = [[(_key(event), event) for event in events] for _instance, events in groups]
+    rows = []
+    for (instance, _events), pairs in zip(groups, keyed, strict=True):
+        for key, event in pairs:
+            rows.append(
+                {
+                    "instance": instance,
+                    "dedup_key": key,
+                    "received_at": event.received_at or now,
+                    "content_type": event.content_type,
+                    "headers": dict(event.headers),
+                    "body": event.body,
+                    "state": "received",
+                    "attempts": 0,
+                    "available_at": now,
+                }
+            )
+    if not rows:
+        return [[] for _ in groups]
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    # One statement, parameters per row: SQLAlchemy compiles and caches it once instead of
-    # building a new statement per event (the per-row .values() cost dominated big polls).
-    statement = dialect.insert(inbox).on_conflict_do_nothing().returning(inbox.c.id)
-    results = []
-    for event in events:
-        key = _key(event)
-        row = {
-            "instance": instance,
-            "dedup_key": key,
-            "received_at": event.received_at or now,
-            "content_type": event.content_type,
-            "headers": dict(event.headers),
-            "body": event.body,
-            "state": "received",
-            "attempts": 0,
-            "available_at": now,
-        }
-        new_id = conn.execute(statement, row).scalar()
-        if new_id is None:
-            existing = conn.execute(
-                select(inbox.c.id).where(inbox.c.instance == instance, inbox.c.dedup_key == key)
-            ).scalar_one()
-            results.append(Stored(int(existing), key, True))
-        else:
-            results.append(Stored(int(new_id), key, False))
+    # One compiled statement; SQLAlchemy sends the rows as multi-row VALUES ("insertmanyvalues").
+    statement = (
+        dialect.insert(inbox).on_conflict_do_nothing().returning(inbox.c.id, inbox.c.instance, inbox.c.dedup_key)
+    )
+    inserted = {(r.instance, r.dedup_key): int(r.id) for r in conn.execute(statement, rows)}
+    missing = {(str(r["instance"]), str(r["dedup_key"])) for r in rows} - inserted.keys()
+    existing: dict[tuple[str, str], int] = {}
+    for instance in {i for i, _k in missing}:
+        keys = [k for i, k in missing if i == instance]
+        for start in range(0, len(keys), 500):
+            found = conn.execute(
+                select(inbox.c.id, inbox.c.dedup_key).where(
+                    inbox.c.instance == instance, inbox.c.dedup_key.in_(keys[start : start + 500])
+                )
+            )
+            existing.update({(instance, r.dedup_key): int(r.id) for r in found})
+    results: list[list[Stored]] = []
+    claimed: set[tuple[str, str]] = set()  # a key sent twice in one batch is new only the first time
+    for (instance, _events), pairs in zip(groups, keyed, strict=True):
+        out = []
+        for key, _event in pairs:
+            ident = (instance, key)
+            if ident in inserted and ident not in claimed:
+                claimed.add(ident)
+                out.append(Stored(inserted[ident], key, False))
+            else:
+                out.append(Stored(inserted.get(ident) or existing[ident], key, True))
+        results.append(out)
     return results
 
 
@@ -136,7 +168,7 @@ class GroupCommitter:
     def _commit(self, jobs: list[_Job]) -> None:
         try:
             with write(self.engine) as conn:
-                results = [store(conn, j.instance, j.events) for j in jobs]
+                results = store_many(conn, [(j.instance, j.events) for j in jobs])
         except Exception as exc:
             if len(jobs) == 1:
                 jobs[0].future.set_exception(exc)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.exc import DBAPIError
 
 from hub import clock, metrics
@@ -131,13 +131,27 @@ def _finish(
     conn: Connection, row: Any, state: str, now: Any, *, error: str | None, ticket_id: int | None = None
 ) -> None:
     conn.execute(
-        update(inbox)
-        .where(inbox.c.id == row.id)
-        .values(
-            state=state,
-            attempts=row.attempts + 1,
-            last_error=error,
-            processed_at=now,
-            ticket_id=ticket_id if ticket_id is not None else row.ticket_id,
-        )
+        _FINISH,
+        {
+            "row_id": row.id,
+            "state": state,
+            "attempts": row.attempts + 1,
+            "last_error": error,
+            "processed_at": now,
+            "ticket_id": ticket_id if ticket_id is not None else row.ticket_id,
+        },
     )
+
+
+# Built once (one per event): building a Core statement per call cost more than running it.
+_FINISH = (
+    update(inbox)
+    .where(inbox.c.id == bindparam("row_id"))
+    .values(
+        state=bindparam("state"),
+        attempts=bindparam("attempts"),
+        last_error=bindparam("last_error"),
+        processed_at=bindparam("processed_at"),
+        ticket_id=bindparam("ticket_id"),
+    )
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +12,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+try:
+    import fcntl
+except ImportError:  # Windows: the in-process lock and SQLite's busy handler only
+    fcntl = None  # type: ignore[assignment]
+
 _sqlite_write_locks: dict[str, threading.Lock] = {}
+_sqlite_lock_files: dict[str, str] = {}
+_lock_fds: dict[str, tuple[int, int]] = {}  # lock file -> (pid that opened it, fd)
 
 
 def normalize_url(url: str) -> str:
@@ -54,7 +62,37 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     _sqlite_write_locks[str(engine.url)] = threading.Lock()
+    if database and database != ":memory:" and fcntl is not None:
+        _sqlite_lock_files[str(engine.url)] = str(Path(database).resolve()) + ".write-lock"
     return engine
+
+
+def _lock_fd(path: str) -> int:
+    """This process's descriptor of the lock file. Opened per process: a descriptor inherited
+    across fork (gunicorn --preload) shares its flock with the parent and would not exclude it."""
+    pid = os.getpid()
+    found = _lock_fds.get(path)
+    if found is None or found[0] != pid:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        _lock_fds[path] = found = (pid, fd)
+    return found[1]
+
+
+@contextmanager
+def _process_lock(url: str) -> Iterator[None]:
+    """Writers in other processes (gunicorn workers, a separate worker role) queue on a blocking
+    flock and are woken by the kernel the moment it is free, instead of sleeping in SQLite's busy
+    handler (1-100 ms between retries, which is what pushed p99 up)."""
+    path = _sqlite_lock_files.get(url)
+    if path is None or fcntl is None:
+        yield
+        return
+    fd = _lock_fd(path)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -63,14 +101,15 @@ def is_sqlite(engine: Engine) -> bool:
 
 @contextmanager
 def write(engine: Engine) -> Iterator[Connection]:
-    """A write transaction. On SQLite one thread of this process writes at a time (SQLite has one
-    writer anyway; queueing here is cheaper than its busy-retry sleeps)."""
+    """A write transaction. On SQLite one thread of one process writes at a time (SQLite has one
+    writer anyway; queueing here is cheaper than its busy-retry sleeps): a thread lock within the
+    process, a blocking flock on `<database>.write-lock` across processes."""
     lock = _sqlite_write_locks.get(str(engine.url))
     if lock is None:
         with engine.begin() as conn:
             yield conn
         return
-    with lock, engine.connect().execution_options(hub_write=True) as conn, conn.begin():
+    with lock, _process_lock(str(engine.url)), engine.connect().execution_options(hub_write=True) as conn, conn.begin():
         yield conn
 
 

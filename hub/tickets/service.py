@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hub.store.tables import comments, subscribers, ticket_history, ticket_refs, tickets
@@ -93,15 +93,23 @@ def add_ref(conn: Connection, kind: str, scope: str, key: str, ticket_id: int) -
     insert_ignore(conn, ticket_refs, {"kind": kind, "scope": scope, "key": key, "ticket_id": ticket_id})
 
 
+# Built once: constructing and cache-keying a Core statement per call cost ~5x executing it.
+_FIND_REF = (
+    select(ticket_refs.c.ticket_id)
+    .where(
+        ticket_refs.c.kind == bindparam("kind"),
+        ticket_refs.c.scope == bindparam("scope"),
+        ticket_refs.c.key.in_(bindparam("keys", expanding=True)),
+    )
+    .order_by(ticket_refs.c.ticket_id.desc())
+    .limit(1)
+)
+
+
 def find_ref(conn: Connection, kind: str, scope: str, keys: list[str]) -> int | None:
     if not keys:
         return None
-    row = conn.execute(
-        select(ticket_refs.c.ticket_id)
-        .where(ticket_refs.c.kind == kind, ticket_refs.c.scope == scope, ticket_refs.c.key.in_(keys))
-        .order_by(ticket_refs.c.ticket_id.desc())
-        .limit(1)
-    ).first()
+    row = conn.execute(_FIND_REF, {"kind": kind, "scope": scope, "keys": list(keys)}).first()
     return int(row[0]) if row else None
 
 
