@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,15 @@ from hub.config import Config, InstanceConfig
 from hub.sdk.connector import Connector, ConnectorContext
 from hub.store.db import make_engine
 
+# The hub serving each engine, for code that only has a connection (ticket change listeners run
+# inside service functions called by the worker, the CLI or the web layer). The newest wins.
+_by_engine: weakref.WeakKeyDictionary[Engine, Hub] = weakref.WeakKeyDictionary()
+
+
+def hub_for(engine: Engine) -> Hub | None:
+    """The Hub built over `engine` in this process, if any."""
+    return _by_engine.get(engine)
+
 
 class Hub:
     def __init__(self, config: Config, engine: Engine | None = None) -> None:
@@ -22,6 +32,10 @@ class Hub:
         self.engine = engine or make_engine(config.hub.database_url)
         self._connectors: dict[str, Connector] = {}
         self._lock = threading.Lock()
+        _by_engine[self.engine] = self
+        from hub.tickets import desk
+
+        desk.install()
 
     def instance(self, instance_id: str) -> InstanceConfig:
         return self.config.instance(instance_id)

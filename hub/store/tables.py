@@ -16,11 +16,13 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -120,6 +122,8 @@ tickets = Table(
     Index("ix_tickets_created_at", "created_at"),
     Index("ix_tickets_requester_email", "requester_email"),
     Index("ix_tickets_parent_id", "parent_id"),
+    Index("ix_tickets_category_created_at", "category", "created_at"),  # duplicate detection
+    Index("ix_tickets_duplicate_of_id", "duplicate_of_id"),
 )
 
 # How events find their ticket: (kind='external', scope=instance, key=external id) or
@@ -229,4 +233,31 @@ counters = Table(
     metadata,
     Column("name", String(64), primary_key=True),
     Column("value", BigInteger, nullable=False),
+)
+
+
+# SLA clocks that need a look (a warning or a breach) at `next_check_at`: the scheduler scans this
+# small table instead of every open ticket. No row: nothing pending.
+sla_timers = Table(
+    "sla_timers",
+    metadata,
+    Column("ticket_id", Id, ForeignKey("tickets.id"), primary_key=True),
+    Column("next_check_at", TS, nullable=False),
+    Index("ix_sla_timers_next_check_at", "next_check_at"),
+)
+
+# Per-ticket measures the performance reports aggregate in SQL, kept current in the same
+# transaction as each ticket change. Durations are business seconds, except lead_seconds
+# (calendar time from creation to resolution).
+ticket_metrics = Table(
+    "ticket_metrics",
+    metadata,
+    Column("ticket_id", Id, ForeignKey("tickets.id"), primary_key=True),
+    Column("first_response_seconds", Float),
+    Column("resolution_seconds", Float),
+    Column("lead_seconds", Float),
+    Column("first_response_met", Boolean),
+    Column("resolution_met", Boolean),
+    Column("reopens", Integer, nullable=False, default=0),
+    Column("satisfaction", SmallInteger),
 )
