@@ -1,5 +1,6 @@
 """APScheduler 3 jobs: one per polled instance (coalesced, never two runs of one instance at
-once), plus the outbox dispatcher. The worker runs as its own loop (see WorkerLoop)."""
+once), the SLA check (with the polls, so one scheduler runs it), plus the outbox dispatcher. The
+worker runs as its own loop (see WorkerLoop)."""
 
 from __future__ import annotations
 
@@ -73,6 +74,11 @@ def build_scheduler(hub: Hub, *, polls: bool = True, outbox: bool = True) -> Bac
                     name=f"poll {inst.id}",
                     next_run_time=first,
                 )
+    if polls:
+        from hub.tickets.sla import check_due
+
+        every_minute = IntervalTrigger(seconds=60)
+        scheduler.add_job(check_due, every_minute, args=(hub,), id="sla", name="SLA warnings and breaches")
     if outbox:
         scheduler.add_job(
             dispatch_due,

@@ -50,7 +50,7 @@ def prepare(conn: Connection, draft: service.Draft, now: datetime) -> None:
     changes = dict(decision.changes)
     if decision.sla_policy:
         changes["sla_policy"] = (None, decision.sla_policy)
-    who = ",".join(decision.matched) if decision.matched else "triage"
+    who = ",".join([*decision.matched, *(["triage"] if decision.triaged else [])])
     changes["rule"] = (None, who)
     draft.history.append((f"routing:{who}", "routed", changes))
 

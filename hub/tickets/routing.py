@@ -248,9 +248,11 @@ class Decision:
 
 
 def route(rules: list[Rule], c: Candidate, triage_queue: str | None) -> Decision:
-    """Evaluate the rules on `c` and change `c.data` accordingly; returns what happened and why."""
+    """Evaluate the rules on `c` and change `c.data` accordingly; returns what happened and why.
+    A ticket no rule decides (matching rules with `continue` only add) goes to the triage queue."""
     decision = Decision()
     before = {k: c.data.get(k) for k in TRACKED}
+    decided = False  # rules with `continue` only add to a ticket; one without it decides
     for rule in rules:
         if not rule.enabled:
             decision.trace.append(Trace(rule.name, False, ["disabled"]))
@@ -262,8 +264,9 @@ def route(rules: list[Rule], c: Candidate, triage_queue: str | None) -> Decision
         decision.matched.append(rule.name)
         _apply(rule.sets, c.data, decision)
         if not rule.keep_going:
+            decided = True
             break
-    if not decision.matched and triage_queue:
+    if not decided and triage_queue:
         c.data["queue"] = triage_queue
         decision.triaged = True
     for key, old in before.items():
