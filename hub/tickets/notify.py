@@ -254,12 +254,13 @@ def send(conn: Connection, hub: Hub, row: Any, kind: str, now: datetime, *, key:
 
 
 def callback_urls(conn: Connection, row: Any) -> list[str]:
-    urls = []
+    """attributes.callback_url, and subscribers on the webhook channel whose address is a URL."""
     given = (row.attributes or {}).get("callback_url")
-    if isinstance(given, str) and given.startswith(("http://", "https://")):
-        urls.append(given)
     hooks = select(subscribers.c.address).where(subscribers.c.ticket_id == row.id, subscribers.c.channel == "webhook")
-    urls.extend(a for a in conn.execute(hooks).scalars() if a not in urls)
+    urls: list[str] = []
+    for url in [given, *conn.execute(hooks).scalars()]:
+        if isinstance(url, str) and url.lower().startswith(("http://", "https://")) and url not in urls:
+            urls.append(url)
     return urls
 
 

@@ -65,12 +65,21 @@ instances:
     connector: memory
   - id: other
     connector: memory
+  - id: hook
+    connector: webhook
+    mapping:
+      fields:
+        ticket.create: {title: /data/title, requester.email: /data/email, attributes.callback_url: /data/callback}
+    settings:
+      callback: {secret: "{secret}", allow_networks: ["127.0.0.0/8"]}
 desk:
   routing: routing.yaml
   secret_key: test-secret-key-0123456789
   public_url: https://desk.city.gov
+  notifications: {callback_instance: hook}
 {extra}
 """
+CALLBACK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
 @pytest.fixture
@@ -80,7 +89,7 @@ def desk_hub(make_hub: Callable[..., Hub], tmp_path: Path) -> Callable[..., Hub]
     def build(routing: str = ROUTING, extra: str = "") -> Hub:
         (tmp_path / "routing.yaml").write_text(textwrap.dedent(routing))
         indented = textwrap.indent(textwrap.dedent(extra), "  ")
-        return make_hub(DESK_CONFIG.replace("{extra}", indented))
+        return make_hub(DESK_CONFIG.replace("{extra}", indented).replace("{secret}", CALLBACK_SECRET))
 
     return build
 
