@@ -14,9 +14,11 @@ def create_app(config: str | None = None, *, hub: Hub | None = None, **overrides
     app = Flask(__name__)
     app.config.update(overrides)
     app.extensions["hub"] = hub or Hub(load_config(config_path(config)))
-    from hub.web import health
+    from hub.web import health, reports, status
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(status.bp)  # requester status pages (signed links)
+    app.register_blueprint(reports.bp)  # /api/v1/reports
     return app
 
 

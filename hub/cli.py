@@ -436,3 +436,6 @@ def run_cli(argv: list[str] | None = None, **kwargs: Any) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     return 0
+
+
+from hub import cli_desk  # noqa: E402,F401  (registers `hub rules`, `hub report`, `hub sla`, `hub tickets link`)
