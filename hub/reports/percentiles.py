@@ -36,7 +36,8 @@ def by_ranks(
     )
     qs = union_all(*(select(literal(q, Float).label("q")) for q in quantiles)).subquery("qs")
     pos = 1 + qs.c.q * (ranked.c.n - 1)
-    low = cast(pos, Integer)  # positive: truncation is floor
+    # floor(): PostgreSQL's cast rounds; SQLite may lack floor() but its cast truncates (pos > 0)
+    low = cast(func.floor(pos), Integer) if conn.dialect.name == "postgresql" else cast(pos, Integer)
     query = (
         select(
             ranked.c.g,

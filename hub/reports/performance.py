@@ -129,7 +129,7 @@ def _rows(conn: Connection, desk: DeskConfig, start: datetime, end: datetime, gr
             for key, values in percentiles.by_ranks(conn, base).items():
                 for q, value in values.items():
                     found.setdefault(key, {"g": key})[f"{name}_{int(q * 100)}"] = value
-    backlog = dict(conn.execute(_backlog(g, end)).tuples().all())
+    backlog = {r[0]: int(r[1]) for r in conn.execute(_backlog(g, end))}
     keys = sorted(set(found) | set(backlog), key=str)
     return [_row(key, found.get(key, {}), backlog.get(key, 0)) for key in keys]
 
