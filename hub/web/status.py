@@ -9,6 +9,7 @@ The link is a bearer secret, so pages are never cached, indexed or sent on as a 
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
@@ -41,6 +42,16 @@ def _private(response: Response) -> Response:
         "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
     )
     return response
+
+
+@bp.app_template_filter("status_when")
+def _when(value: str) -> str:
+    """ISO time -> '27 Nov 2026, 09:00' in the hub's time zone, for people."""
+    try:
+        local = clock.parse(value).astimezone(ZoneInfo(current_hub().settings.timezone))
+    except (ValueError, KeyError):
+        return value
+    return f"{local.day} {local:%b %Y, %H:%M}"
 
 
 def _ticket_id(desk: DeskConfig, token: str) -> int:
