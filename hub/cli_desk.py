@@ -65,6 +65,7 @@ def rules_test(state: State, file: str, instance: str | None, at_text: str | Non
         "channel": channel,
         "at": clock.isoformat(at),
         "rules": [{"rule": t.rule, "matched": t.matched, "reasons": t.reasons} for t in decision.trace],
+        "total_rules": len(desk.rules),
         "matched": decision.matched,
         "triaged": decision.triaged,
         "changes": {k: {"from": old, "to": new} for k, (old, new) in decision.changes.items()},
@@ -107,6 +108,8 @@ def _explain(result: dict[str, Any], routing_file: Any, before: dict[str, Any]) 
             click.echo(f"       {reason}")
     if result["triaged"]:
         click.echo("no rule decided: the ticket goes to the triage queue")
+    elif len(result["rules"]) < result["total_rules"]:
+        click.echo(f"rule {result['rules'][-1]['rule']!r} decided; rules after it are not evaluated")
     for name, change in result["changes"].items():
         click.echo(f"  {name}: {change['from']!r} -> {change['to']!r}")
     if not result["changes"]:
