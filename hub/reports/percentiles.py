@@ -1,13 +1,12 @@
 """Percentiles in SQL, per group: percentile_cont on PostgreSQL; on SQLite (no percentile
-function) ranks from window functions, reading only the two rows around each percentile and
-interpolating between them exactly as percentile_cont does."""
+function) one window-function pass ranks the values per group and returns only the rows around
+each percentile, which are then interpolated exactly as percentile_cont does."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from sqlalchemy import Connection, Float, Integer, cast, func, literal, or_, select, union_all
+from sqlalchemy import Connection, Integer, cast, func, or_, select
 from sqlalchemy.sql import ColumnElement, Select
 
 QUANTILES = (0.5, 0.9)
@@ -23,37 +22,36 @@ def by_ranks(
 ) -> dict[Any, dict[float, float | None]]:
     """`base` selects (g, v) rows; returns {g: {q: percentile of v}} ignoring NULL values."""
     source = base.subquery("source")
-    g, v = source.c.g, source.c.v
     ranked = (
         select(
-            g.label("g"),
-            v.label("v"),
-            func.row_number().over(partition_by=g, order_by=v).label("rn"),
-            func.count().over(partition_by=g).label("n"),
+            source.c.g,
+            source.c.v,
+            func.row_number().over(partition_by=source.c.g, order_by=source.c.v).label("rn"),
+            func.count().over(partition_by=source.c.g).label("n"),
         )
-        .where(v.is_not(None))
+        .where(source.c.v.is_not(None))
         .subquery("ranked")
     )
-    qs = union_all(*(select(literal(q, Float).label("q")) for q in quantiles)).subquery("qs")
-    pos = 1 + qs.c.q * (ranked.c.n - 1)
-    # floor(): PostgreSQL's cast rounds; SQLite may lack floor() but its cast truncates (pos > 0)
-    low = cast(func.floor(pos), Integer) if conn.dialect.name == "postgresql" else cast(pos, Integer)
-    query = (
-        select(
-            ranked.c.g,
-            qs.c.q,
-            func.max(ranked.c.v).filter(ranked.c.rn == low).label("lo"),
-            func.max(ranked.c.v).filter(ranked.c.rn == low + 1).label("hi"),
-            func.max(pos - low).label("frac"),
-        )
-        .select_from(ranked.join(qs, literal(True)))
-        .where(or_(ranked.c.rn == low, ranked.c.rn == low + 1))
-        .group_by(ranked.c.g, qs.c.q)
-    )
-    out: dict[Any, dict[float, float | None]] = {}
-    for row in conn.execute(query):
-        lo, hi, frac = row.lo, row.hi, float(row.frac or 0.0)
-        value = None if lo is None else float(lo) + (frac * (float(hi) - float(lo)) if hi is not None else 0.0)
-        q = min(quantiles, key=lambda given: math.fabs(given - float(row.q)))  # 0.9000000000000001
-        out.setdefault(row.g, {})[q] = value
-    return out
+    wanted = []
+    for q in quantiles:
+        low = _floor(conn, 1 + q * (ranked.c.n - 1))
+        wanted += [ranked.c.rn == low, ranked.c.rn == low + 1]
+    rows = conn.execute(select(ranked.c.g, ranked.c.v, ranked.c.rn, ranked.c.n).where(or_(*wanted))).all()
+    values: dict[Any, dict[int, float]] = {}
+    counts: dict[Any, int] = {}
+    for g, v, rn, n in rows:
+        values.setdefault(g, {})[int(rn)] = float(v)
+        counts[g] = int(n)
+    return {g: {q: _interpolate(values[g], counts[g], q) for q in quantiles} for g in values}
+
+
+def _floor(conn: Connection, value: ColumnElement[Any]) -> ColumnElement[Any]:
+    # PostgreSQL's cast rounds; SQLite may lack floor() but its cast truncates (value > 0)
+    return cast(func.floor(value), Integer) if conn.dialect.name == "postgresql" else cast(value, Integer)
+
+
+def _interpolate(ranked: dict[int, float], n: int, q: float) -> float:
+    position = 1 + q * (n - 1)
+    low = int(position)
+    below, above = ranked[low], ranked.get(low + 1)
+    return below if above is None else below + (position - low) * (above - below)

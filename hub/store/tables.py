@@ -246,13 +246,21 @@ sla_timers = Table(
     Index("ix_sla_timers_next_check_at", "next_check_at"),
 )
 
-# Per-ticket measures the performance reports aggregate in SQL, kept current in the same
-# transaction as each ticket change. Durations are business seconds, except lead_seconds
-# (calendar time from creation to resolution).
+# One narrow row per ticket that the performance reports aggregate in SQL (a fact table), kept
+# current in the same transaction as each ticket change: the grouping columns are copies, so a
+# report over a million tickets scans this table alone. Durations are business seconds, except
+# lead_seconds (calendar time from creation to resolution).
 ticket_metrics = Table(
     "ticket_metrics",
     metadata,
     Column("ticket_id", Id, ForeignKey("tickets.id"), primary_key=True),
+    Column("created_at", TS, nullable=False),
+    Column("finished_at", TS),  # resolved, closed or cancelled; NULL while open
+    Column("queue", String(200)),
+    Column("channel", String(32), nullable=False),
+    Column("category", String(200)),
+    Column("priority", String(16), nullable=False),
+    Column("type", String(32), nullable=False),
     Column("first_response_seconds", Float),
     Column("resolution_seconds", Float),
     Column("lead_seconds", Float),
@@ -260,4 +268,5 @@ ticket_metrics = Table(
     Column("resolution_met", Boolean),
     Column("reopens", Integer, nullable=False, default=0),
     Column("satisfaction", SmallInteger),
+    Index("ix_ticket_metrics_created_at", "created_at"),
 )

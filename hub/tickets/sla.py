@@ -249,6 +249,13 @@ def _metrics(conn: Connection, row: Any, sla: dict[str, Any]) -> None:
         ticket_metrics,
         {
             "ticket_id": row.id,
+            "created_at": row.created_at,
+            "finished_at": (final_at or row.updated_at) if sla["state"] == "stopped" else None,
+            "queue": row.queue,
+            "channel": row.channel,
+            "category": row.category,
+            "priority": row.priority,
+            "type": row.type,
             "first_response_seconds": first,
             "resolution_seconds": float(sla["resolution_elapsed"]) if final else None,
             "lead_seconds": (final_at - row.created_at).total_seconds() if final and final_at else None,

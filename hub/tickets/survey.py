@@ -1,5 +1,6 @@
 """Satisfaction survey answers: 1-5 and an optional comment, stored on the ticket
-(attributes.survey, with history) and in ticket_metrics for the reports."""
+(attributes.survey, with history) and in ticket_metrics for the reports (the SLA listener made
+that row when the ticket was created, or migration 0002 for older tickets)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,4 @@ def record(conn: Connection, ticket_id: int, rating: int, comment: str | None, n
         raise SurveyError("the survey opens once the request is resolved")
     answer = {"rating": rating, "comment": (comment or "").strip()[:MAX_COMMENT] or None, "at": clock.isoformat(now)}
     service.update_fields(conn, ticket_id, {"attributes": {"survey": answer}}, actor=Actor("requester"), now=now)
-    mine = ticket_metrics.c.ticket_id == ticket_id
-    found = conn.execute(update(ticket_metrics).where(mine).values(satisfaction=rating))
-    if not found.rowcount:  # a ticket from before the metrics existed
-        conn.execute(ticket_metrics.insert().values(ticket_id=ticket_id, reopens=0, satisfaction=rating))
+    conn.execute(update(ticket_metrics).where(ticket_metrics.c.ticket_id == ticket_id).values(satisfaction=rating))
