@@ -269,4 +269,5 @@ ticket_metrics = Table(
     Column("reopens", Integer, nullable=False, default=0),
     Column("satisfaction", SmallInteger),
     Index("ix_ticket_metrics_created_at", "created_at"),
+    Index("ix_ticket_metrics_finished_at", "finished_at"),  # backlog at a date
 )

@@ -56,8 +56,10 @@ def same_place(a: dict[str, Any] | None, b: dict[str, Any] | None, within_m: flo
 def link_if_duplicate(conn: Connection, desk: DeskConfig, ticket_id: int, now: datetime) -> int | None:
     """On creation: link the ticket to the open original it duplicates. Returns the original's id."""
     cfg = desk.duplicates
+    if not cfg.enabled:
+        return None
     row = conn.execute(select(tickets).where(tickets.c.id == ticket_id)).first()
-    if not cfg.enabled or row is None or not row.category or row.type not in cfg.types:
+    if row is None or not row.category or row.type not in cfg.types:
         return None
     if cfg.categories and row.category.lower() not in cfg.categories:
         return None

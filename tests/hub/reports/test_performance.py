@@ -10,7 +10,7 @@ import statistics
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, literal, select, union_all
+from sqlalchemy import insert
 
 from hub.app import create_app
 from hub.cli import run_cli
@@ -110,15 +110,13 @@ def test_per_department_and_channel_and_total(hub):
     assert {r["group"]: r["volume"] for r in report(hub, "channel").rows} == {"api": 5}
 
 
-def test_percentiles_agree_with_the_definition(engine):
-    values = {"a": [5.0, 1.0, 4.0, 2.0, 3.0, 10.0, 7.0], "b": [2.5], "c": [1.0, 9.0]}
-    rows = [select(literal(g).label("g"), literal(v).label("v")) for g, vs in values.items() for v in vs]
-    with engine.connect() as conn:
-        found = percentiles.by_ranks(conn, union_all(*rows))
-    for g, vs in values.items():
-        expected = statistics.quantiles(vs, n=10, method="inclusive") if len(vs) > 1 else [vs[0]] * 9
-        assert found[g][0.5] == pytest.approx(statistics.median(vs))
-        assert found[g][0.9] == pytest.approx(expected[8])
+@pytest.mark.parametrize("values", [[5.0, 1.0, 4.0, 2.0, 3.0, 10.0, 7.0], [1.0, 9.0], [2.5], list(range(101))])
+def test_percentiles_interpolate_like_percentile_cont(values):
+    ordered = sorted(map(float, values))
+    expected = statistics.quantiles(ordered, n=10, method="inclusive")[8] if len(ordered) > 1 else ordered[0]
+    assert percentiles.interpolate(ordered, 0.5) == pytest.approx(statistics.median(ordered))
+    assert percentiles.interpolate(ordered, 0.9) == pytest.approx(expected)
+    assert percentiles.interpolate([], 0.5) is None
 
 
 def test_cli_report_and_chart(hub, tmp_path, monkeypatch):

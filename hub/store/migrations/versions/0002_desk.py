@@ -48,6 +48,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("ticket_id", name=op.f("pk_ticket_metrics")),
     )
     op.create_index("ix_ticket_metrics_created_at", "ticket_metrics", ["created_at"], unique=False)
+    op.create_index("ix_ticket_metrics_finished_at", "ticket_metrics", ["finished_at"], unique=False)
     # tickets from before this revision get their row (no durations: those were never measured)
     op.execute(
         "INSERT INTO ticket_metrics (ticket_id, created_at, finished_at, queue, channel, category, priority, type,"
@@ -62,6 +63,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_tickets_duplicate_of_id", table_name="tickets")
     op.drop_index("ix_tickets_category_created_at", table_name="tickets")
+    op.drop_index("ix_ticket_metrics_finished_at", table_name="ticket_metrics")
     op.drop_index("ix_ticket_metrics_created_at", table_name="ticket_metrics")
     op.drop_table("ticket_metrics")
     op.drop_index("ix_sla_timers_next_check_at", table_name="sla_timers")
