@@ -147,6 +147,8 @@ def main() -> None:
     folder = Path(__file__).parent / "results"
     folder.mkdir(exist_ok=True)
     path = folder / f"{result['date']}-{result['backend']}.json"
+    if build_seconds is None and path.exists():  # --reuse: keep the build time of the run that built them
+        result["build_seconds"] = json.loads(path.read_text()).get("build_seconds")
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"results written to {path}")
 
