@@ -164,3 +164,22 @@ def test_callbacks_to_internal_addresses_are_refused_unless_allowed(desk_hub, re
     assert endpoint.requests == []
     with read(hub.engine) as conn:
         assert "127.0.0.1 is not a public address" in listing(conn)[0]["last_error"]
+
+
+def test_sla_alerts_can_go_to_a_signed_webhook(desk_hub, receiver, fake_clock):
+    from datetime import UTC, datetime
+
+    from hub.tickets.sla import check_due
+    from tests.hub.tickets.conftest import ROUTING
+
+    endpoint = receiver()
+    routing = ROUTING.replace("water: {department: Utilities}", f"water: {{notify: {{url: '{endpoint.url}'}}}}")
+    hub = desk_hub(routing=routing)
+    Feed(hub)({"title": "Flooding on 5th Street"})  # water, urgent, 30 minutes around the clock
+    fake_clock.current = datetime(2026, 11, 27, 15, 31, tzinfo=UTC)
+    assert check_due(hub).breaches == 1
+    dispatch_due(hub)
+    kinds = [json.loads(body)["kind"] for _headers, body in endpoint.requests]
+    assert kinds == ["sla_breach"]  # the warning was passed over: the breach says it all
+    headers = endpoint.requests[0][0]
+    assert headers["webhook-signature"].startswith("v1,") and headers["webhook-id"].startswith("sla_breach:")
