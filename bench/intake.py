@@ -39,9 +39,23 @@ def wrk(port: int, requests_file: Path, connections: int, duration: float) -> di
     threads = min(connections, 2)
     env = {**os.environ, "BENCH_REQUESTS": str(requests_file), "BENCH_THREADS": str(threads)}
     out = subprocess.run(
-        ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(duration))}s", "-s", str(LUA),
-         f"http://127.0.0.1:{port}"],
-        env=env, capture_output=True, text=True, check=True, timeout=duration + 60,
+        [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(connections),
+            "-d",
+            f"{max(1, round(duration))}s",
+            "-s",
+            str(LUA),
+            f"http://127.0.0.1:{port}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=duration + 60,
     ).stdout
     line = next(raw for raw in reversed(out.splitlines()) if raw.startswith("{"))
     doc: dict[str, float] = json.loads(line)

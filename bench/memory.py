@@ -28,9 +28,10 @@ def run(quick: bool = False) -> Results:
             time.sleep(5)
             results.series_for("idle RSS", "MB").add(rss_bytes(proc.pid) / MB)
     try:
-        with mailbox(count) as (server, user), bench_hub(
-            "sqlite", extra_instances=mail_instance(server, user, schedule="2s")
-        ) as hub:
+        with (
+            mailbox(count) as (server, user),
+            bench_hub("sqlite", extra_instances=mail_instance(server, user, schedule="2s")) as hub,
+        ):
             port = free_port()
             with serving(serve_command(port), port, hub.env()) as proc:
                 before = rss_bytes(proc.pid)

@@ -33,9 +33,15 @@ def _tickets(count: int) -> Iterator[tuple[object, ...]]:
         at = f"2026-{1 + n % 11:02d}-{1 + n % 28:02d} 08:00:00.000000"
         email = f"caller{n % 50000}@example.org"
         yield (
-            f"REQ-2026-{n:07d}", f"Pothole: report {n}", "A pothole reported by phone. " * 4, STATUSES[n % 5],
-            f'{{"name": "Caller {n}", "email": "{email}", "kind": "citizen"}}', email,
-            '{"instance": "intake", "connector": "webhook"}', at, at,
+            f"REQ-2026-{n:07d}",
+            f"Pothole: report {n}",
+            "A pothole reported by phone. " * 4,
+            STATUSES[n % 5],
+            f'{{"name": "Caller {n}", "email": "{email}", "kind": "citizen"}}',
+            email,
+            '{"instance": "intake", "connector": "webhook"}',
+            at,
+            at,
         )
 
 

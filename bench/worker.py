@@ -100,9 +100,23 @@ def reference_inserts(url: str, events: list[tuple[str, bytes]], batch: int) -> 
     with engine.begin() as conn:  # a ticket for notes/status changes to point at
         target = conn.execute(
             insert(tickets).returning(tickets.c.id),
-            {"type": "x", "title": "x", "description": "", "status": "new", "priority": "normal",
-             "channel": "phone", "requester": {}, "source": {}, "source_instance": "intake",
-             "attachments": [], "tags": [], "attributes": {}, "created_at": now, "updated_at": now, "version": 1},
+            {
+                "type": "x",
+                "title": "x",
+                "description": "",
+                "status": "new",
+                "priority": "normal",
+                "channel": "phone",
+                "requester": {},
+                "source": {},
+                "source_instance": "intake",
+                "attachments": [],
+                "tags": [],
+                "attributes": {},
+                "created_at": now,
+                "updated_at": now,
+                "version": 1,
+            },
         ).scalar_one()
     began = time.perf_counter()
     for start in range(0, len(docs), batch):
@@ -111,21 +125,46 @@ def reference_inserts(url: str, events: list[tuple[str, bytes]], batch: int) -> 
             if doc["event"] == "request.created":
                 r = doc["request"]
                 new_tickets.append(
-                    {"type": "citizen_request", "title": f"{r['category']}: {r['summary']}",
-                     "description": r["description"], "status": "new", "priority": "normal", "channel": "phone",
-                     "requester": doc["caller"], "source": {"instance": "intake"}, "source_instance": "intake",
-                     "attachments": [], "tags": [], "attributes": doc["call"], "created_at": now,
-                     "updated_at": now, "version": 1}
+                    {
+                        "type": "citizen_request",
+                        "title": f"{r['category']}: {r['summary']}",
+                        "description": r["description"],
+                        "status": "new",
+                        "priority": "normal",
+                        "channel": "phone",
+                        "requester": doc["caller"],
+                        "source": {"instance": "intake"},
+                        "source_instance": "intake",
+                        "attachments": [],
+                        "tags": [],
+                        "attributes": doc["call"],
+                        "created_at": now,
+                        "updated_at": now,
+                        "version": 1,
+                    }
                 )
             elif doc["event"] == "request.note":
                 new_comments.append(
-                    {"ticket_id": target, "at": now, "author": doc["caller"], "body": doc["note"]["text"],
-                     "public": True, "attachments": []}
+                    {
+                        "ticket_id": target,
+                        "at": now,
+                        "author": doc["caller"],
+                        "body": doc["note"]["text"],
+                        "public": True,
+                        "attachments": [],
+                    }
                 )
             else:
                 new_history.append(
-                    {"ticket_id": target, "at": now, "actor": "connector:intake", "action": "status",
-                     "field": "status", "old": "new", "new": doc["status"]}
+                    {
+                        "ticket_id": target,
+                        "at": now,
+                        "actor": "connector:intake",
+                        "action": "status",
+                        "field": "status",
+                        "old": "new",
+                        "new": doc["status"],
+                    }
                 )
         with engine.begin() as conn:
             for table, rows in ((tickets, new_tickets), (comments, new_comments), (ticket_history, new_history)):

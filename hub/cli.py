@@ -480,4 +480,5 @@ def run_cli(argv: list[str] | None = None, **kwargs: Any) -> int:
     return 0
 
 
-from hub import cli_web  # noqa: E402,F401  (registers `hub tokens` and `hub webhooks`)
+# the command groups defined in their own modules register themselves on import
+from hub import cli_desk, cli_web  # noqa: E402,F401

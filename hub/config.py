@@ -6,18 +6,22 @@ strings whose repr is masked, so they cannot leak through error messages or logs
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import yaml
 
 from hub import registry, schemas
 from hub.sdk.mapping import Mapping, MappingConfigError
+
+if TYPE_CHECKING:
+    from hub.tickets.desk_config import DeskConfig
 
 DEFAULT_CONFIG = "config/example.yaml"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -96,6 +100,7 @@ class Config:
     path: Path | None
     hub: HubSettings
     instances: list[InstanceConfig]
+    desk: DeskConfig = field(default_factory=lambda: _default_desk())  # routing, SLAs, requester updates
 
     def instance(self, instance_id: str) -> InstanceConfig:
         for inst in self.instances:
@@ -188,9 +193,38 @@ def load_config(path: str | Path | None = None, *, text: str | None = None) -> C
         instance = InstanceConfig(**item)
         problems.extend(f"{where}: {p}" for p in _check_instance(instance))
         instances.append(instance)
+    desk, desk_problems = _desk(document.get("desk") or {}, base, label, hub, instances)
+    problems.extend(desk_problems)
     if problems:
         raise ConfigError(problems)
-    return Config(file, hub, instances)
+    return Config(file, hub, instances, desk)
+
+
+def _desk(
+    section: dict[str, Any], base: Path, label: str, hub: HubSettings, instances: list[InstanceConfig]
+) -> tuple[DeskConfig, list[str]]:
+    """The `desk` section and the routing file it names (hub.tickets.desk_config)."""
+    from hub.tickets.desk_config import load_desk
+
+    classes = {}
+    for inst in instances:
+        with contextlib.suppress(registry.UnknownConnector):
+            classes[inst.id] = registry.get(inst.connector)
+    return load_desk(
+        section,
+        base=base,
+        label=label,
+        base_url=hub.base_url,
+        timezone=hub.timezone,
+        data_dir=hub.data_dir,
+        instances=classes,
+    )
+
+
+def _default_desk() -> DeskConfig:
+    from hub.tickets.desk_config import DeskConfig
+
+    return DeskConfig()
 
 
 def _check_instance(instance: InstanceConfig) -> list[str]:

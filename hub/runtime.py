@@ -37,6 +37,10 @@ class Hub:
 
         follow_up.install()
 
+        from hub.tickets import desk
+
+        desk.install()
+
     def instance(self, instance_id: str) -> InstanceConfig:
         return self.config.instance(instance_id)
 

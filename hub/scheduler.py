@@ -1,7 +1,8 @@
 """APScheduler 3 jobs: one per polled instance (coalesced, never two runs of one instance at
 once), one per instance with upkeep (`maintenance_interval`), one that acts on poll/maintenance
-requests connectors made (change notifications), plus the outbox dispatcher. The worker runs as
-its own loop (see WorkerLoop)."""
+requests connectors made (change notifications), the SLA check and intake health (with the polls,
+so one scheduler runs them), plus the outbox dispatcher. The worker runs as its own loop (see
+WorkerLoop)."""
 
 from __future__ import annotations
 
@@ -129,6 +130,11 @@ def build_scheduler(hub: Hub, *, polls: bool = True, outbox: bool = True) -> Bac
             args=(hub,),
             id="health",
             name="intake health",
+        )
+        from hub.tickets.sla import check_due
+
+        scheduler.add_job(
+            check_due, IntervalTrigger(seconds=60), args=(hub,), id="sla", name="SLA warnings and breaches"
         )
     if outbox:
         scheduler.add_job(

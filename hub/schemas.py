@@ -16,7 +16,7 @@ import jsonschema
 import jsonschema_rs
 from referencing import Registry, Resource
 
-SCHEMA_FILES = ("ticket", "event", "config")
+SCHEMA_FILES = ("ticket", "event", "config", "desk", "routing", "notification")
 
 
 class SchemaError(ValueError):

@@ -1,8 +1,8 @@
 """In-memory reference connector: the smallest complete connector, used by the test suite.
 
 It polls pages out of a process-local list (so tests control exactly what the source holds),
-normalizes a simple JSON shape or uses the instance's mapping, and has one outbound action whose
-failures tests can script.
+normalizes a simple JSON shape or uses the instance's mapping, and has two outbound actions
+(`record`, and `notify` for requester updates) whose failures tests can script.
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ from hub.sdk import ActionResult, PolledConnector, PollResult, RawEvent, Retriab
 
 SOURCES: dict[str, list[dict[str, Any]]] = defaultdict(list)
 SENT: list[tuple[str, dict[str, Any], str]] = []
+NOTIFIED: list[tuple[str, dict[str, Any], str]] = []  # what the `notify` action delivered
 FAILURES: list[Exception] = []  # raised, in order, by the next calls of the `record` action
 
 
 def reset() -> None:
     SOURCES.clear()
     SENT.clear()
+    NOTIFIED.clear()
     FAILURES.clear()
 
 
@@ -61,10 +63,18 @@ class MemoryConnector(PolledConnector):
         SENT.append((self.context.instance_id, payload, idempotency_key))
         return ActionResult(f"recorded {payload.get('text', '')}".strip())
 
+    @action("notify")
+    def notify(self, payload: dict[str, Any], *, idempotency_key: str) -> ActionResult:
+        """Requester updates (schemas/notification.schema.json), recorded like `record`."""
+        if FAILURES:
+            raise FAILURES.pop(0)
+        NOTIFIED.append((self.context.instance_id, payload, idempotency_key))
+        return ActionResult(f"notified {payload['kind']}")
+
     @classmethod
     def contract_examples(cls) -> list[tuple[dict[str, Any], list[RawEvent]]]:
         item = {"key": "k1", "external_id": "M-1", "data": {"title": "Printer on fire", "priority": "urgent"}}
         return [({"settings": {}}, [RawEvent("k1", json.dumps(item).encode())])]
 
 
-__all__ = ["FAILURES", "SENT", "SOURCES", "MemoryConnector", "RetriableError", "reset"]
+__all__ = ["FAILURES", "NOTIFIED", "SENT", "SOURCES", "MemoryConnector", "RetriableError", "reset"]

@@ -67,7 +67,9 @@ def _deliver(hub: Hub, row: Any, report: DispatchReport) -> datetime | None:
     try:
         result = hub.connector(row.instance).run_action(row.action, row.payload, row.idempotency_key)
     except RetriableError as exc:
-        breaker = circuit.record_failure(hub.engine, row.instance, "out", str(exc), exc.retry_after)
+        # Retry-After delays this row only: one destination's throttling (a callback URL, one
+        # mailbox) must not stop the instance's other actions; repeated failures open the circuit.
+        breaker = circuit.record_failure(hub.engine, row.instance, "out", str(exc))
         if attempts >= hub.settings.outbox_max_attempts:
             _record(hub, row, "dead", attempts, error=str(exc))
             report.dead += 1

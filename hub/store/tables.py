@@ -16,11 +16,13 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -121,6 +123,8 @@ tickets = Table(
     Index("ix_tickets_created_at", "created_at"),
     Index("ix_tickets_requester_email", "requester_email"),
     Index("ix_tickets_parent_id", "parent_id"),
+    Index("ix_tickets_category_created_at", "category", "created_at"),  # duplicate detection
+    Index("ix_tickets_duplicate_of_id", "duplicate_of_id"),
 )
 
 # How events find their ticket: (kind='external', scope=instance, key=external id) or
@@ -244,4 +248,41 @@ counters = Table(
     metadata,
     Column("name", String(64), primary_key=True),
     Column("value", BigInteger, nullable=False),
+)
+
+
+# SLA clocks that need a look (a warning or a breach) at `next_check_at`: the scheduler scans this
+# small table instead of every open ticket. No row: nothing pending.
+sla_timers = Table(
+    "sla_timers",
+    metadata,
+    Column("ticket_id", Id, ForeignKey("tickets.id"), primary_key=True),
+    Column("next_check_at", TS, nullable=False),
+    Index("ix_sla_timers_next_check_at", "next_check_at"),
+)
+
+# One narrow row per ticket that the performance reports aggregate in SQL (a fact table), kept
+# current in the same transaction as each ticket change: the grouping columns are copies, so a
+# report over a million tickets scans this table alone. Durations are business seconds, except
+# lead_seconds (calendar time from creation to resolution).
+ticket_metrics = Table(
+    "ticket_metrics",
+    metadata,
+    Column("ticket_id", Id, ForeignKey("tickets.id"), primary_key=True),
+    Column("created_at", TS, nullable=False),
+    Column("finished_at", TS),  # resolved, closed or cancelled; NULL while open
+    Column("queue", String(200)),
+    Column("channel", String(32), nullable=False),
+    Column("category", String(200)),
+    Column("priority", String(16), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("first_response_seconds", Float),
+    Column("resolution_seconds", Float),
+    Column("lead_seconds", Float),
+    Column("first_response_met", Boolean),
+    Column("resolution_met", Boolean),
+    Column("reopens", Integer, nullable=False, default=0),
+    Column("satisfaction", SmallInteger),
+    Index("ix_ticket_metrics_created_at", "created_at"),
+    Index("ix_ticket_metrics_finished_at", "finished_at"),  # backlog at a date
 )

@@ -41,6 +41,21 @@ Listener = Callable[[Connection, Change, datetime], None]
 listeners: list[Listener] = []
 
 
+@dataclass
+class Draft:
+    """A ticket about to be created. Preparers (routing) may change its fields and add history
+    lines (actor name, action, changes) that are written with the new ticket."""
+
+    data: dict[str, Any]
+    instance: str
+    channel: str
+    history: list[tuple[str, str, dict[str, tuple[Any, Any]]]] = field(default_factory=list)
+
+
+Preparer = Callable[[Connection, Draft, datetime], None]
+preparers: list[Preparer] = []
+
+
 def _notify(conn: Connection, change: Change, now: datetime) -> None:
     for listener in listeners:
         listener(conn, change, now)
@@ -150,6 +165,10 @@ def create_ticket(
     external_id: str | None = None,
     thread_refs: list[str] | None = None,
 ) -> int:
+    draft = Draft(dict(data), instance, data.get("channel", channel))
+    for prepare in preparers:
+        prepare(conn, draft, now)
+    data = draft.data
     requester = dict(data.get("requester") or {})
     requester.setdefault("kind", "unknown")
     source = {
@@ -179,6 +198,7 @@ def create_ticket(
         "attachments": data.get("attachments", []),
         "tags": sorted(set(data.get("tags", []))),
         "attributes": data.get("attributes", {}),
+        "sla": data.get("sla"),
         "created_at": now,
         "updated_at": now,
         "resolved_at": now if status == "resolved" else None,
@@ -207,6 +227,8 @@ def create_ticket(
             role=sub.get("role", "watcher"),
         )
     _history(conn, ticket_id, actor, now, "created", {"status": (None, status)})
+    for name, action, changes in draft.history:
+        _history(conn, ticket_id, Actor(name, actor.inbox_id), now, action, changes)
     _notify(conn, Change(ticket_id, "created", {"status": (None, status)}), now)
     return ticket_id
 

@@ -18,7 +18,7 @@ from hub import clock
 from hub.store.db import read, write
 from hub.store.tables import api_tokens
 
-SCOPES = ("tickets:read", "tickets:write", "events:admin", "admin")
+SCOPES = ("tickets:read", "tickets:write", "events:admin", "reports:read", "admin")
 # A scope also grants the ones listed here; `admin` grants everything.
 IMPLIED = {"tickets:write": {"tickets:read"}, "admin": set(SCOPES)}
 PREFIX = "hub_"

@@ -31,7 +31,7 @@ def test_jobs_per_polled_instance(make_hub):
     scheduler.start(paused=True)
     jobs = {job.id: job for job in scheduler.get_jobs()}
     scheduler.shutdown(wait=False)
-    assert set(jobs) == {"poll:every5", "poll:nightly", "requests", "outbox", "health"}
+    assert set(jobs) == {"poll:every5", "poll:nightly", "requests", "outbox", "health", "sla"}
     assert isinstance(jobs["poll:every5"].trigger, IntervalTrigger)
     assert jobs["poll:every5"].trigger.interval == timedelta(minutes=5)
     assert isinstance(jobs["poll:nightly"].trigger, CronTrigger)

@@ -1,0 +1,69 @@
+"""The service desk behaviour every ticket change triggers, in one fixed order, inside the change's
+transaction: routing before a new ticket is stored; then duplicate detection, SLA clocks and
+metrics, requester updates, and finally what a resolved original means for its duplicates.
+
+Hooked into hub.tickets.service once per process; the settings come from the Hub built over the
+connection's engine, so the worker, the CLI and the web layer all behave the same.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection
+
+from hub.tickets import service
+from hub.tickets.desk_config import DeskConfig
+from hub.tickets.routing import Candidate, route
+
+if TYPE_CHECKING:
+    from hub.runtime import Hub
+
+
+def install() -> None:
+    """Register the preparer and the listener once per process."""
+    if prepare not in service.preparers:
+        service.preparers.append(prepare)
+    if on_change not in service.listeners:
+        service.listeners.append(on_change)
+
+
+def _hub(conn: Connection) -> Hub | None:
+    from hub.runtime import hub_for
+
+    return hub_for(conn.engine)
+
+
+def prepare(conn: Connection, draft: service.Draft, now: datetime) -> None:
+    """Route a new ticket: rules set queue, priority, ...; history says which rule and what."""
+    hub = _hub(conn)
+    if hub is None:
+        return
+    desk: DeskConfig = hub.config.desk
+    if desk.triage_queue is None and not desk.rules:
+        return
+    candidate = Candidate(draft.data, draft.instance, draft.channel, now)
+    decision = route(desk.rules, candidate, desk.triage_queue)
+    if decision.sla_policy:
+        draft.data["sla"] = {"policy": decision.sla_policy, "pinned": True}
+    changes = dict(decision.changes)
+    if decision.sla_policy:
+        changes["sla_policy"] = (None, decision.sla_policy)
+    who = ",".join([*decision.matched, *(["triage"] if decision.triaged else [])])
+    changes["rule"] = (None, who)
+    draft.history.append((f"routing:{who}", "routed", changes))
+
+
+def on_change(conn: Connection, change: service.Change, now: datetime) -> None:
+    hub = _hub(conn)
+    if hub is None:
+        return
+    from hub.tickets import duplicates, notify, sla
+
+    desk: DeskConfig = hub.config.desk
+    if change.action == "created":
+        duplicates.link_if_duplicate(conn, desk, change.ticket_id, now)
+    sla.reconcile(conn, hub, change.ticket_id, now)
+    notify.on_change(conn, hub, change, now)
+    duplicates.on_change(conn, desk, change, now)
