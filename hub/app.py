@@ -18,13 +18,14 @@ def create_app(config: str | None = None, *, hub: Hub | None = None, **overrides
     # Werkzeug stops reading a body past this (chunked uploads too); the webhook answers 413.
     if app.config.get("MAX_CONTENT_LENGTH") is None:
         app.config["MAX_CONTENT_LENGTH"] = app.extensions["hub"].settings.max_body_bytes
-    from hub.web import api, health, hooks, metrics_view, problem
+    from hub.web import api, health, hooks, metrics_view, problem, scim
 
     problem.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics_view.bp)
     hooks.init_app(app)
     api.init_app(app)
+    scim.init_app(app)
     return app
 
 
