@@ -82,6 +82,9 @@ hub: {{data_dir: {{data_dir}}}}
 instances:
   - id: hr
     connector: memory
+  - id: entra
+    connector: scim
+    settings: {{token: entra-provisioning-token-0123}}
   - id: m365
     connector: m365
     settings:
