@@ -78,7 +78,9 @@ templates:
 """
 
 CONFIG = f"""
-hub: {{data_dir: {{data_dir}}}}
+hub:
+  data_dir: {{data_dir}}
+  hr: {{drift: {{directory: m365, queue: it-security, ignore: ["^svc-"]}}}}
 instances:
   - id: hr
     connector: memory
@@ -113,6 +115,7 @@ class Desk:
     hub: Hub
     directory: Directory
     keys: Any
+    graph: Any
 
     def hr(self, kind: str, effective_at: str, person: dict[str, Any] | None = None, **extra: Any) -> None:
         data = {"person": person or SAM, "effective_at": effective_at, **extra}
@@ -160,7 +163,7 @@ def desk(make_hub: Callable[..., Hub], tmp_path: Path, fake, fake_clock) -> Desk
     (tmp_path / "workflows").mkdir()
     (tmp_path / "workflows" / "people.yaml").write_text(textwrap.dedent(TEMPLATES))
     hub = make_hub(CONFIG)
-    return Desk(hub, Directory(fake), count(1))
+    return Desk(hub, Directory(fake), count(1), fake)
 
 
 __all__ = ["SAM", "Desk", "at", "json"]
