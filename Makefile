@@ -18,8 +18,14 @@ var/intake-secret: | $(BIN)/hub
 	mkdir -p var
 	umask 077 && $(BIN)/hub webhooks new-secret > $@
 
-run: $(BIN)/hub var/intake-secret
+# The example's `hr-scim` instance takes SCIM requests with the bearer token HUB_SCIM_TOKEN; same pattern.
+var/scim-token: | $(BIN)/hub
+	mkdir -p var
+	umask 077 && $(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(32))' > $@
+
+run: $(BIN)/hub var/intake-secret var/scim-token
 	export HUB_INTAKE_SECRET="$${HUB_INTAKE_SECRET:-$$(cat var/intake-secret)}" && \
+	export HUB_SCIM_TOKEN="$${HUB_SCIM_TOKEN:-$$(cat var/scim-token)}" && \
 	$(BIN)/hub --config $(CONFIG) db upgrade && \
 	mkdir -p var/drop/finance && \
 	$(BIN)/hub --config $(CONFIG) serve

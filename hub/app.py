@@ -18,7 +18,7 @@ def create_app(config: str | None = None, *, hub: Hub | None = None, **overrides
     # Werkzeug stops reading a body past this (chunked uploads too); the webhook answers 413.
     if app.config.get("MAX_CONTENT_LENGTH") is None:
         app.config["MAX_CONTENT_LENGTH"] = app.extensions["hub"].settings.max_body_bytes
-    from hub.web import api, health, hooks, metrics_view, problem, reports, status
+    from hub.web import api, health, hooks, metrics_view, problem, reports, scim, status
 
     problem.init_app(app)
     app.register_blueprint(health.bp)
@@ -27,6 +27,7 @@ def create_app(config: str | None = None, *, hub: Hub | None = None, **overrides
     api.init_app(app)
     app.register_blueprint(status.bp)  # requester status pages (signed links)
     app.register_blueprint(reports.bp)  # /api/v1/reports
+    scim.init_app(app)
     return app
 
 

@@ -111,9 +111,18 @@ def config_group() -> None:
 @config_group.command("validate")
 @pass_state
 def config_validate(state: State) -> None:
-    """Validate the config file against the schemas and each connector's settings."""
+    """Validate the config file against the schemas and each connector's settings, and the HR
+    workflow templates (errors name the file, the template and the field)."""
     cfg = load_config(state.config_file)
     click.echo(f"{state.config_file}: OK ({len(cfg.instances)} connector instances)")
+    from hub import registry
+    from hub.tickets.workflows.templates import load_directory
+
+    directory = cfg.hub.workflows_dir
+    if directory and directory.is_dir():
+        actions = {i.id: set(registry.get(i.connector).action_names()) for i in cfg.instances}
+        found = load_directory(directory, actions)
+        click.echo(f"{directory}: OK ({len(found.templates)} workflow templates)")
 
 
 # --- db -------------------------------------------------------------------------------------

@@ -93,6 +93,8 @@ class HubSettings:
         default_factory=lambda: {"default": 7200.0, "credential": 14 * 86400.0, "certificate": 30 * 86400.0}
     )
     requests_interval: float = 5.0  # how soon a connector's poll/maintenance request is acted on
+    workflows_dir: Path | None = None  # HR workflow templates (hub.hr.workflows)
+    drift: dict[str, Any] | None = None  # HR-vs-directory drift check (hub.hr.drift)
 
 
 @dataclass
@@ -306,6 +308,10 @@ def _hub_settings(section: dict[str, Any], base: Path) -> HubSettings:
     settings.health_alert_queue = health.get("alert_queue", settings.health_alert_queue)
     for kind, value in (health.get("expiry_warning") or {}).items():
         settings.health_expiry_warning[kind] = parse_duration(value)
+    hr = section.get("hr", {})
+    workflows = Path(hr.get("workflows", "workflows"))
+    settings.workflows_dir = workflows if workflows.is_absolute() else (base / workflows).resolve()
+    settings.drift = hr.get("drift")
     return settings
 
 

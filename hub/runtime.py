@@ -32,10 +32,14 @@ class Hub:
         self.engine = engine or make_engine(config.hub.database_url)
         self._connectors: dict[str, Connector] = {}
         self._lock = threading.Lock()
+        self._workflows: Any = None
         _by_engine[self.engine] = self
         from hub.outbox import follow_up
 
         follow_up.install()
+        from hub.tickets.workflows import progress
+
+        progress.install()
 
         from hub.tickets import desk
 
@@ -52,6 +56,22 @@ class Hub:
                 found = self._build(self.instance(instance_id))
                 self._connectors[instance_id] = found
             return found
+
+    @property
+    def workflows(self) -> Any:
+        """The HR workflow templates (hub.tickets.workflows.templates.TemplateSet), loaded once;
+        a bad template raises ConfigError naming the file, template and field."""
+        with self._lock:
+            if self._workflows is None:
+                from hub.tickets.workflows.templates import load_directory
+
+                directory = self.settings.workflows_dir
+                self._workflows = load_directory(directory, self.actions()) if directory else None
+            return self._workflows
+
+    def actions(self) -> dict[str, set[str]]:
+        """Instance id -> the action names its connector offers."""
+        return {i.id: set(registry.get(i.connector).action_names()) for i in self.config.instances}
 
     def _build(self, inst: InstanceConfig) -> Connector:
         cls = registry.get(inst.connector)

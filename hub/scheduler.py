@@ -122,6 +122,16 @@ def build_scheduler(hub: Hub, *, polls: bool = True, outbox: bool = True) -> Bac
             id="requests",
             name="poll and maintenance requests",
         )
+        if hub.settings.drift:
+            from hub.tickets.workflows import drift
+
+            scheduler.add_job(
+                drift.job,
+                IntervalTrigger(seconds=parse_duration(hub.settings.drift.get("every", "1h"))),
+                args=(hub,),
+                id="hr-drift",
+                name="HR drift check",
+            )
         from hub.health import raise_alerts
 
         scheduler.add_job(

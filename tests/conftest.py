@@ -60,6 +60,8 @@ def _intake_secret(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(
             "HUB_INTAKE_SECRET", "whsec_" + base64.b64encode(b"intake-test-secret-0123456789ab").decode()
         )
+    if not os.environ.get("HUB_SCIM_TOKEN"):
+        monkeypatch.setenv("HUB_SCIM_TOKEN", "scim-example-token-0123456789")
 
 
 @pytest.fixture(autouse=True)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from hub import clock
 from hub.pipeline import circuit
@@ -19,6 +20,11 @@ from hub.store.db import write
 from hub.store.tables import outbox, ticket_history
 
 log = logging.getLogger("hub.outbox")
+
+# Called in the transaction that records an action's final outcome (state `done` or `dead`):
+# (conn, outbox row, state, result, error, now). Workflows close or flag their task here.
+Outcome = Callable[[Connection, Any, str, "dict[str, Any] | None", "str | None", datetime], None]
+outcome_listeners: list[Outcome] = []
 
 
 @dataclass
@@ -132,6 +138,9 @@ def _record(
                     new=(result or {}).get("summary") if state == "done" else error,
                 )
             )
+        if state != "pending":
+            for listener in outcome_listeners:
+                listener(conn, row, state, result, error, now)
 
 
 def retry(hub: Hub, ids: list[int]) -> int:

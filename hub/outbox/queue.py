@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, update
 
 from hub import clock
 from hub.store.tables import outbox
@@ -39,6 +39,27 @@ def enqueue(
             "next_attempt_at": not_before or now,
         },
     )
+
+
+def reschedule(conn: Connection, idempotency_key: str, not_before: datetime) -> bool:
+    """Move a still pending action to another time (a changed termination date); False when it
+    already ran or is not queued."""
+    statement = (
+        update(outbox)
+        .where(outbox.c.idempotency_key == idempotency_key, outbox.c.state == "pending")
+        .values(next_attempt_at=not_before)
+    )
+    return bool(conn.execute(statement).rowcount)
+
+
+def cancel(conn: Connection, idempotency_key: str, reason: str) -> bool:
+    """Withdraw a pending or dead action (a rescinded hire): state `cancelled`, never dispatched."""
+    statement = (
+        update(outbox)
+        .where(outbox.c.idempotency_key == idempotency_key, outbox.c.state.in_(("pending", "dead")))
+        .values(state="cancelled", last_error=reason)
+    )
+    return bool(conn.execute(statement).rowcount)
 
 
 def listing(conn: Connection, state: str | None = None, limit: int = 50) -> list[dict[str, Any]]:

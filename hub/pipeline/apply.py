@@ -244,7 +244,13 @@ _PERSON_TICKETS = {
 
 @handles("person.joiner", "person.mover", "person.leaver")
 def _person(ctx: ApplyContext, event: dict[str, Any]) -> int:
-    """Until workflows are configured, an HR event becomes one ticket for the HR/IT queue."""
+    """An HR event starts, corrects or cancels a workflow (hub/tickets/workflows). Where no
+    template applies, it becomes one ticket for the HR/IT queue."""
+    from hub.tickets.workflows import engine
+
+    found = engine.handle(ctx, event)
+    if found is not None:
+        return found
     data, person = event["data"], event["data"]["person"]
     ticket_type, label = _PERSON_TICKETS[event["type"]]
     name = person.get("name") or " ".join(filter(None, [person.get("given_name"), person.get("family_name")]))

@@ -220,7 +220,7 @@ outbox = Table(
     Column("payload", JSON, nullable=False),
     Column("idempotency_key", String(300), nullable=False, unique=True),
     Column("ticket_id", Id, ForeignKey("tickets.id")),
-    # pending -> done | dead
+    # pending -> done | dead; pending or dead -> cancelled (withdrawn, e.g. a rescinded hire)
     Column("state", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", TS, nullable=False),
@@ -285,4 +285,76 @@ ticket_metrics = Table(
     Column("satisfaction", SmallInteger),
     Index("ix_ticket_metrics_created_at", "created_at"),
     Index("ix_ticket_metrics_finished_at", "finished_at"),  # backlog at a date
+)
+
+# --- HR: SCIM resources, people as HR last described them, workflows and their tasks -----------
+
+# SCIM 2.0 resources pushed by HR systems and identity platforms, per HR instance. `name_key` is the
+# lowercased userName (Users) or displayName (Groups): unique per instance and kind (409 uniqueness).
+scim_resources = Table(
+    "scim_resources",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("instance", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("name_key", String(300), nullable=False),
+    Column("external_id", String(300)),
+    Column("data", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    UniqueConstraint("instance", "kind", "name_key"),
+)
+
+# The last state each HR instance reported for a person (from applied person events): the drift
+# check compares it with the directory.
+hr_people = Table(
+    "hr_people",
+    metadata,
+    Column("instance", String(64), primary_key=True),
+    Column("employee_id", String(200), primary_key=True),
+    Column("person", JSON, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("effective_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Index("ix_hr_people_employee_id", "employee_id"),
+)
+
+# One onboarding / transfer / offboarding per person event that started it (idempotent by kind and
+# person: see hub/tickets/workflows/engine.py).
+workflows = Table(
+    "workflows",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("instance", String(64), nullable=False),
+    Column("employee_id", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),  # joiner | mover | leaver
+    Column("template", String(200), nullable=False),
+    Column("event_key", String(300), nullable=False),
+    Column("ticket_id", Id, ForeignKey("tickets.id"), nullable=False),
+    Column("effective_at", TS, nullable=False),
+    Column("state", String(16), nullable=False),  # open | done | cancelled
+    Column("person", JSON, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    UniqueConstraint("instance", "event_key"),
+    Index("ix_workflows_person", "instance", "employee_id", "id"),
+)
+
+workflow_tasks = Table(
+    "workflow_tasks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workflow_id", Id, ForeignKey("workflows.id"), nullable=False),
+    Column("key", String(100), nullable=False),
+    Column("ticket_id", Id, ForeignKey("tickets.id"), nullable=False),
+    Column("depends_on", JSON, nullable=False),
+    Column("run", JSON),  # {instance, action, params} for automated steps, params rendered
+    Column("offset_seconds", Integer),  # when an automated step runs, relative to the effective date
+    Column("outbox_key", String(300)),
+    # waiting (dependencies) | manual | scheduled | done | failed | cancelled
+    Column("state", String(16), nullable=False),
+    UniqueConstraint("workflow_id", "key"),
+    Index("ix_workflow_tasks_ticket_id", "ticket_id"),
+    Index("ix_workflow_tasks_outbox_key", "outbox_key"),
 )

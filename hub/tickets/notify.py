@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from hub.tickets.sla import Alert
 
 log = logging.getLogger("hub.notify")
+# Work the organisation does for itself (onboarding and its tasks, intake alerts): the person on
+# such a ticket is its subject, not someone waiting for an answer.
+INTERNAL_TYPES = frozenset({"onboarding", "offboarding", "transfer", "task", "alert"})
 
 STATUS_LABELS = {
     "new": "Received",
@@ -75,7 +78,7 @@ def on_change(conn: Connection, hub: Hub, change: Change, now: datetime) -> None
     if not desk.notifications.enabled:
         return
     row = conn.execute(select(tickets).where(tickets.c.id == change.ticket_id)).first()
-    if row is None:
+    if row is None or row.type in INTERNAL_TYPES:
         return
     kind, key, comment = _what(conn, change, row, now)
     if kind is None or kind not in desk.notifications.kinds:

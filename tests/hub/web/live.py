@@ -24,6 +24,9 @@ REPO = Path(__file__).resolve().parents[3]
 HUB = str(Path(sys.executable).with_name("hub"))
 
 
+SCIM_TOKEN = "scim-live-test-token-0123456789"  # the example config's hr-scim instance
+
+
 @dataclass
 class LiveHub:
     url: str
@@ -35,7 +38,13 @@ class LiveHub:
 
     def cli(self, *args: str, check: bool = True, env: dict[str, str] | None = None) -> Result:
         """Run a `hub` command in this process (a fresh interpreter costs seconds of imports)."""
-        extra = {"HUB_INTAKE_SECRET": self.secret, "HUB_DATABASE_URL": None, "HUB_CONFIG": None, **(env or {})}
+        extra = {
+            "HUB_INTAKE_SECRET": self.secret,
+            "HUB_SCIM_TOKEN": SCIM_TOKEN,
+            "HUB_DATABASE_URL": None,
+            "HUB_CONFIG": None,
+            **(env or {}),
+        }
         result = CliRunner().invoke(main, ["--config", str(self.config), *args], env=extra)
         if check and result.exit_code != 0:
             raise AssertionError(f"hub {' '.join(args)} failed: {result.output}")
@@ -65,7 +74,7 @@ def serve(tmp: Path, startup_seconds: float = 60) -> Iterator[LiveHub]:
     config = copy_example(tmp)
     secret = new_whsec()
     port = free_port()
-    env = {**os.environ, "HUB_INTAKE_SECRET": secret}
+    env = {**os.environ, "HUB_INTAKE_SECRET": secret, "HUB_SCIM_TOKEN": SCIM_TOKEN}
     env.pop("HUB_DATABASE_URL", None)
     env.pop("HUB_CONFIG", None)
     live = LiveHub(f"http://127.0.0.1:{port}", config, env, secret, tmp / "serve.log")
