@@ -8,6 +8,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from hub import metrics
 from hub.app import current_hub
+from hub.health_metrics import HealthCollector
 
 bp = Blueprint("metrics", __name__)
 
@@ -17,6 +18,7 @@ def _store_registry() -> CollectorRegistry:
     if registry is None:
         registry = CollectorRegistry()
         registry.register(metrics.StoreCollector(current_hub().engine))
+        registry.register(HealthCollector(current_hub()))
         current_app.extensions["hub.metrics_store"] = registry
     return registry
 

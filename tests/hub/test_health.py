@@ -94,3 +94,21 @@ def test_failing_poller_and_status_command(make_hub, fake_clock, monkeypatch):
     rows = {r["instance"]: r for r in json.loads(result.output)}
     assert rows["mail"]["circuit"] == "in:open out:closed" and "401 invalid_client" in rows["mail"]["problems"]
     assert rows["quiet"]["problems"] == "ok"
+
+
+def test_health_is_exposed_as_metrics(make_hub, fake_clock):
+    from hub.app import close_app, create_app
+
+    hub = make_hub(CONFIG)
+    for _ in range(circuit.THRESHOLD):
+        circuit.record_failure(hub.engine, "mail", "in", "timeout")
+    record_expiry(hub.engine, "mail", "credential", clock.now() + timedelta(days=3))
+    app = create_app(hub=hub)
+    try:
+        text = app.test_client().get("/metrics").get_data(as_text=True)
+    finally:
+        close_app(app)
+    assert 'hub_intake_problem{instance="mail",kind="failing"} 1.0' in text
+    assert 'hub_intake_problem{instance="mail",kind="expiring:credential"} 1.0' in text
+    assert 'hub_circuit_open{direction="in",instance="mail"} 1.0' in text
+    assert 'hub_expiry_seconds{instance="mail",kind="credential"} 259200.0' in text
