@@ -2,8 +2,10 @@
 
 A sender floods the webhook endpoint (retrying, like real senders, until it gets a 2xx) and a
 finance system keeps dropping export files, while the hub process is SIGKILLed at random moments
-and restarted. Afterwards every acknowledged event is exactly one ticket or one comment, and every
-exported row exactly one ticket.
+and restarted. Afterwards every acknowledged event is exactly one ticket or one comment, every
+exported row exactly one ticket, and every ticket's acknowledgement callback (a signed outbound
+webhook through the outbox) arrived at least once, always with the same delivery id, so the
+receiver applies it once.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -23,7 +26,7 @@ from sqlalchemy import func, select
 
 from hub.store.db import make_engine, read
 from hub.store.migrate import upgrade
-from hub.store.tables import comments, inbox, ticket_history, ticket_refs, tickets
+from hub.store.tables import comments, inbox, outbox, ticket_history, ticket_refs, tickets
 from tests.conftest import REPO
 from tests.hub.web.live import free_port
 
@@ -37,11 +40,13 @@ instances:
   - id: hook
     connector: webhook
     verify: {scheme: token, secret: "${CRASH_TOKEN}"}
+    settings:
+      callback: {secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", allow_networks: ["127.0.0.0/8"]}
     mapping:
       external_id: /ref
       event: {path: /kind, map: {comment: ticket.comment}, map_default: ticket.create}
       fields:
-        ticket.create: {title: /title}
+        ticket.create: {title: /title, attributes.callback_url: /callback}
         ticket.comment: {body: /text}
   - id: drop
     connector: files
@@ -50,15 +55,40 @@ instances:
     mapping:
       external_id: /ref
       fields: {ticket.create: {title: /title}}
+desk:
+  secret_key: crash-test-status-link-key
+  notifications: {callback_instance: hook}
 """
 TOKEN = "crash-test-token-0123456789"
+
+
+class Receiver:
+    """The requester-side system: records every callback delivery by its webhook-id."""
+
+    def __init__(self) -> None:
+        deliveries = self.deliveries = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                deliveries.append(self.headers.get("webhook-id"))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/callback"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 class Sender(threading.Thread):
     """Posts events until each is acknowledged; keeps the acknowledged ones."""
 
-    def __init__(self, port: int, count: int) -> None:
+    def __init__(self, port: int, count: int, callback: str) -> None:
         super().__init__(daemon=True)
+        self.callback = callback
         self.url = f"http://127.0.0.1:{port}/hooks/hook"
         self.count = count
         self.acked: list[dict] = []
@@ -70,7 +100,13 @@ class Sender(threading.Thread):
                 target = random.choice([e for e in self.acked if e["kind"] == "create"])
                 event = {"kind": "comment", "ref": target["ref"], "text": f"note {n}", "id": f"msg-{n}"}
             else:
-                event = {"kind": "create", "ref": f"W{n}", "title": f"Webhook {n}", "id": f"msg-{n}"}
+                event = {
+                    "kind": "create",
+                    "ref": f"W{n}",
+                    "title": f"Webhook {n}",
+                    "id": f"msg-{n}",
+                    "callback": self.callback,
+                }
             self._deliver(event)
             if self.stop.is_set():
                 return
@@ -110,7 +146,8 @@ def test_kill_9_while_flooding_loses_and_duplicates_nothing(engine, db_url, writ
             [sys.executable, "-m", "hub", "serve", "--port", str(port)], env=env, stderr=log, stdout=log
         )
 
-    sender = Sender(port, count=400)
+    receiver = Receiver()
+    sender = Sender(port, count=400, callback=receiver.url)
     rows_written: list[str] = []
     proc = start()
     sender.start()
@@ -135,7 +172,10 @@ def test_kill_9_while_flooding_loses_and_duplicates_nothing(engine, db_url, writ
             with read(check) as conn:
                 waiting = conn.execute(select(func.count()).select_from(inbox).where(inbox.c.state == "received"))
                 polled = conn.execute(select(func.count()).select_from(inbox).where(inbox.c.instance == "drop"))
-                return waiting.scalar_one() == 0 and polled.scalar_one() == len(rows_written)
+                pending = conn.execute(select(func.count()).select_from(outbox).where(outbox.c.state == "pending"))
+                return (
+                    waiting.scalar_one() == 0 and polled.scalar_one() == len(rows_written) and pending.scalar_one() == 0
+                )
 
         deadline = time.monotonic() + 120
         while not settled() and time.monotonic() < deadline:
@@ -166,4 +206,9 @@ def test_kill_9_while_flooding_loses_and_duplicates_nothing(engine, db_url, writ
         assert conn.execute(created).scalar_one() == len(refs)
         bodies = sorted(conn.execute(select(comments.c.body)).scalars())
         assert bodies == sorted(e["text"] for e in notes)  # each acknowledged comment exactly once
+        assert conn.execute(select(outbox.c.state).where(outbox.c.state != "done")).all() == []
     check.dispose()
+    receiver.server.shutdown()
+    acknowledgements = {d for d in receiver.deliveries if d and ":ack" in d}
+    assert len(acknowledgements) == len(creates)  # every webhook ticket's callback arrived, one id each
+    assert set(receiver.deliveries) == acknowledgements  # redeliveries after a kill reuse their id
