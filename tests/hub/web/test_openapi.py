@@ -48,8 +48,10 @@ def test_api_matches_its_openapi_document(live: LiveHub, tmp_path: Path):
             "all",
             "--request-timeout",
             "30",
+            # one worker: schemathesis compiling strategies in two threads at once trips a CPython
+            # 3.11 bug ("AST constructor recursion depth mismatch"), failing the run for no fault of ours
             "--workers",
-            "2",
+            "1",
             "--no-color",
         ],
         capture_output=True,
