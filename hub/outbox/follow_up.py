@@ -16,8 +16,8 @@ from sqlalchemy import Connection, select
 
 from hub.outbox.queue import enqueue
 from hub.sdk.connector import Connector, TicketChange
-from hub.store.tables import comments, tickets
-from hub.tickets import queries, service
+from hub.store.tables import comments
+from hub.tickets import queries, rows, service
 
 log = logging.getLogger("hub.outbox.follow_up")
 
@@ -34,9 +34,7 @@ def on_change(conn: Connection, change: service.Change, now: datetime) -> None:
     hub = hub_for(conn.engine)
     if hub is None:
         return
-    row = conn.execute(
-        select(tickets.c.source_instance, tickets.c.version).where(tickets.c.id == change.ticket_id)
-    ).first()
+    row = rows.load(conn, change.ticket_id)
     if row is None:
         return
     try:

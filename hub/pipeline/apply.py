@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from hub.pipeline import correlate
 from hub.runtime import Hub
@@ -72,7 +72,7 @@ def _target(ctx: ApplyContext, event: dict[str, Any]) -> int:
 def _create(ctx: ApplyContext, event: dict[str, Any]) -> int:
     conn, data, actor = ctx.conn, event["data"], ctx.actor(event)
     instance = event["instance"]
-    known = correlate.by_external_id(conn, event) or correlate.by_origin(conn, instance, ctx.dedup_key)
+    known = correlate.by_external_id_or_origin(conn, event, ctx.dedup_key)
     if known:  # the source sent its ticket again: bring ours up to date, never a second ticket
         _refresh(ctx, known, data, actor)
         return known
@@ -97,24 +97,23 @@ def _create(ctx: ApplyContext, event: dict[str, Any]) -> int:
     connector = ctx.hub.connector(instance)
     _check_sender_limit(ctx, event)
     merged = {k: v for k, v in {**inst.defaults, **data}.items() if k != "reply_body"}
-    ticket_id = service.create_ticket(
-        conn,
-        merged,
-        instance=instance,
-        connector=inst.connector,
-        channel=connector.channel,
-        prefix=ctx.hub.settings.ticket_prefix,
-        actor=actor,
-        now=ctx.now,
-        external_id=event.get("external_id"),
-        thread_refs=event.get("thread_refs"),
-    )
-    if not service.insert_ignore(
-        conn, service.ticket_refs, {"kind": "event", "scope": instance, "key": ctx.dedup_key, "ticket_id": ticket_id}
-    ):
+    try:
+        ticket_id = service.create_ticket(
+            conn,
+            merged,
+            instance=instance,
+            connector=inst.connector,
+            channel=connector.channel,
+            prefix=ctx.hub.settings.ticket_prefix,
+            actor=actor,
+            now=ctx.now,
+            external_id=event.get("external_id"),
+            thread_refs=event.get("thread_refs"),
+        )
+    except service.ExternalIdTaken as exc:
+        raise Conflict(f"{exc}: taken by a concurrent event") from exc
+    if not service.add_ref(conn, "event", instance, ctx.dedup_key, ticket_id):
         raise Conflict("this event was processed concurrently")
-    if event.get("external_id") and correlate.by_external_id(conn, event) != ticket_id:
-        raise Conflict(f"external id {event['external_id']!r} was taken by a concurrent event")
     return ticket_id
 
 
@@ -151,9 +150,7 @@ def _refresh(ctx: ApplyContext, ticket_id: int, data: dict[str, Any], actor: Act
 
 def _comment_once(ctx: ApplyContext, ticket_id: int, data: dict[str, Any], actor: Actor) -> None:
     """Replaying an event must not add its comment twice."""
-    seen = ctx.conn.execute(
-        select(comments.c.id).where(comments.c.ticket_id == ticket_id, comments.c.inbox_id == ctx.inbox_id)
-    ).first()
+    seen = ctx.conn.execute(_COMMENT_OF_EVENT, {"ticket_id": ticket_id, "inbox_id": ctx.inbox_id}).first()
     if seen is None:
         sender = (data.get("author") or {}).get("email") or actor.email
         service.add_comment(
@@ -164,6 +161,11 @@ def _comment_once(ctx: ApplyContext, ticket_id: int, data: dict[str, Any], actor
             now=ctx.now,
             from_requester=service.is_party(ctx.conn, ticket_id, sender),
         )
+
+
+_COMMENT_OF_EVENT = select(comments.c.id).where(
+    comments.c.ticket_id == bindparam("ticket_id"), comments.c.inbox_id == bindparam("inbox_id")
+)
 
 
 @handles("ticket.comment")
@@ -205,9 +207,7 @@ def _delivery_failed(ctx: ApplyContext, event: dict[str, Any]) -> int:
         for r in data.get("recipients") or []
     )
     reason = f"delivery failed: {data['reason']}" + (f" - {who}" if who else "")
-    replayed = ctx.conn.execute(
-        select(comments.c.id).where(comments.c.ticket_id == ticket_id, comments.c.inbox_id == ctx.inbox_id)
-    ).first()
+    replayed = ctx.conn.execute(_COMMENT_OF_EVENT, {"ticket_id": ticket_id, "inbox_id": ctx.inbox_id}).first()
     if replayed is not None:
         return ticket_id
     rows = ctx.conn.execute(

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, and_, bindparam, or_, select
 
-from hub.store.tables import tickets
+from hub.store.tables import ticket_refs, tickets
 from hub.tickets.service import find_ref, is_party
 
 
@@ -21,9 +21,25 @@ def by_external_id(conn: Connection, event: dict[str, Any]) -> int | None:
     return find_ref(conn, "external", event["instance"], [external_id]) if external_id else None
 
 
-def by_origin(conn: Connection, instance: str, dedup_key: str) -> int | None:
-    """The ticket an earlier processing of this same raw event created (replays)."""
-    return find_ref(conn, "event", instance, [dedup_key])
+def by_external_id_or_origin(conn: Connection, event: dict[str, Any], dedup_key: str) -> int | None:
+    """By the source's id for the ticket, else the ticket an earlier processing of this same raw
+    event created (a replay), in one query: the first thing every create asks."""
+    found = conn.execute(
+        _EXTERNAL_OR_ORIGIN,
+        {"instance": event["instance"], "external_id": event.get("external_id") or "", "dedup_key": dedup_key},
+    ).all()
+    by_kind = {kind: ticket_id for kind, ticket_id in found}
+    ticket_id = by_kind.get("external") or by_kind.get("event")
+    return int(ticket_id) if ticket_id else None
+
+
+_EXTERNAL_OR_ORIGIN = select(ticket_refs.c.kind, ticket_refs.c.ticket_id).where(
+    ticket_refs.c.scope == bindparam("instance"),
+    or_(
+        and_(ticket_refs.c.kind == "external", ticket_refs.c.key == bindparam("external_id")),
+        and_(ticket_refs.c.kind == "event", ticket_refs.c.key == bindparam("dedup_key")),
+    ),
+)
 
 
 def by_thread(conn: Connection, event: dict[str, Any]) -> int | None:
@@ -34,11 +50,14 @@ def by_number(conn: Connection, event: dict[str, Any]) -> int | None:
     number = (event.get("ticket_number") or "").strip().upper()
     if not number:
         return None
-    ticket_id = conn.execute(select(tickets.c.id).where(tickets.c.number == number)).scalar()
+    ticket_id = conn.execute(_BY_NUMBER, {"number": number}).scalar()
     if ticket_id is None:
         return None
     sender = (event.get("actor") or {}).get("email")
     return int(ticket_id) if is_party(conn, int(ticket_id), sender) else None
+
+
+_BY_NUMBER = select(tickets.c.id).where(tickets.c.number == bindparam("number"))
 
 
 def existing_ticket(conn: Connection, event: dict[str, Any]) -> int | None:

@@ -28,6 +28,7 @@ from hub.runtime import Hub
 from hub.sdk.errors import FatalError, IgnoreRecord, RetriableError, SkipRecord
 from hub.store.db import write
 from hub.store.tables import inbox
+from hub.tickets import rows as ticket_rows
 
 log = logging.getLogger("hub.worker")
 
@@ -55,7 +56,7 @@ def process_batch(hub: Hub, limit: int | None = None) -> BatchReport:
 def _run_batch(hub: Hub, limit: int | None, *, careful: bool) -> BatchReport:
     report = BatchReport()
     now = clock.now()
-    with write(hub.engine) as conn:
+    with write(hub.engine) as conn, ticket_rows.cached(conn):
         rows = conn.execute(
             select(inbox)
             .where(inbox.c.state == "received", inbox.c.available_at <= now)
@@ -65,10 +66,13 @@ def _run_batch(hub: Hub, limit: int | None, *, careful: bool) -> BatchReport:
         ).all()
         report.claimed = len(rows)
         finished = []
+        states: list[dict[str, Any]] = []
         for row in rows:
-            outcome = _process_row(hub, conn, row, careful)
+            outcome = _process_row(hub, conn, row, careful, states)
             setattr(report, outcome, getattr(report, outcome) + 1)
             finished.append((row.instance, outcome, row.received_at))
+        if states:
+            conn.execute(_FINISH, states)  # one executemany for the batch, committed with its changes
     _observe(finished)  # only once committed: a rolled-back batch counts nothing
     return report
 
@@ -94,16 +98,21 @@ def drain(hub: Hub, max_batches: int = 1_000_000) -> BatchReport:
     return total
 
 
-def _process_row(hub: Hub, conn: Connection, row: Any, careful: bool) -> str:
+def _process_row(hub: Hub, conn: Connection, row: Any, careful: bool, states: list[dict[str, Any]]) -> str:
+    """The event's outcome. Its final inbox state is appended to `states` (written per batch)."""
     now = clock.now()
+
+    def finish(state: str, error: str | None = None, ticket_id: int | None = None) -> str:
+        states.append(_final_state(row, state, now, error, ticket_id))
+        return state
+
     try:
         events = normalize(hub, row.instance, raw_from_row(row))  # pure: nothing to roll back
         if not events:
-            _finish(conn, row, "ignored", now, error="the connector found nothing to do (e.g. an auto-reply)")
-            return "ignored"
+            return finish("ignored", "the connector found nothing to do (e.g. an auto-reply)")
         if not careful:
             try:
-                return _apply(hub, conn, row, events, now)
+                return finish("done", ticket_id=_apply(hub, conn, row, events, now))
             except DBAPIError as exc:
                 if exc.connection_invalidated:
                     raise
@@ -111,65 +120,58 @@ def _process_row(hub: Hub, conn: Connection, row: Any, careful: bool) -> str:
             except Exception as exc:
                 raise _NeedsSavepoints from exc
         with conn.begin_nested():
-            return _apply(hub, conn, row, events, now)
+            ticket_id = _apply(hub, conn, row, events, now)
+        return finish("done", ticket_id=ticket_id)
     except IgnoreRecord as exc:  # deliberately not acted on (auto-reply, rate limit): kept with the reason
-        _finish(conn, row, "ignored", now, error=str(exc))
-        return "ignored"
+        return finish("ignored", str(exc))
     except (TicketNotFound, Conflict, RetriableError) as exc:
-        return _defer_or_kill(hub, conn, row, now, str(exc))
+        if _defer(hub, conn, row, now, str(exc)):
+            return "deferred"
+        return finish("dead", f"{exc} (after {row.attempts + 1} attempts)")
     except (SkipRecord, FatalError) as exc:
-        _finish(conn, row, "dead", now, error=str(exc))
-        return "dead"
+        return finish("dead", str(exc))
     except DBAPIError as exc:
         if exc.connection_invalidated:
             raise  # the database went away: the whole batch rolls back and is retried
-        _finish(conn, row, "dead", now, error=f"database rejected the event: {exc.orig}")
-        return "dead"
+        return finish("dead", f"database rejected the event: {exc.orig}")
     except _NeedsSavepoints:
         raise
     except Exception as exc:
         log.exception("event %s of %s failed", row.id, row.instance)
-        _finish(conn, row, "dead", now, error=f"internal error: {type(exc).__name__}: {exc}")
-        return "dead"
+        return finish("dead", f"internal error: {type(exc).__name__}: {exc}")
 
 
-def _apply(hub: Hub, conn: Connection, row: Any, events: list[dict[str, Any]], now: Any) -> str:
+def _apply(hub: Hub, conn: Connection, row: Any, events: list[dict[str, Any]], now: Any) -> int | None:
+    """The ticket the event landed on (the last one, for an event that touched several)."""
     ctx = ApplyContext(conn, hub, row.id, row.dedup_key, now)
     ticket_ids = [apply_event(ctx, event) for event in events]
-    ticket_id = next((t for t in reversed(ticket_ids) if t), None)
-    _finish(conn, row, "done", now, ticket_id=ticket_id, error=None)
-    return "done"
+    return next((t for t in reversed(ticket_ids) if t), None)
 
 
-def _defer_or_kill(hub: Hub, conn: Connection, row: Any, now: Any, reason: str) -> str:
+def _defer(hub: Hub, conn: Connection, row: Any, now: Any, reason: str) -> bool:
+    """Put the event back for a later try; False when it has had its tries."""
     attempts = row.attempts + 1
     if attempts >= hub.settings.worker_max_attempts:
-        _finish(conn, row, "dead", now, error=f"{reason} (after {attempts} attempts)")
-        return "dead"
+        return False
     delay = timedelta(seconds=min(300, 2**attempts))
     conn.execute(
         update(inbox).where(inbox.c.id == row.id).values(attempts=attempts, last_error=reason, available_at=now + delay)
     )
-    return "deferred"
+    return True
 
 
-def _finish(
-    conn: Connection, row: Any, state: str, now: Any, *, error: str | None, ticket_id: int | None = None
-) -> None:
-    conn.execute(
-        _FINISH,
-        {
-            "row_id": row.id,
-            "state": state,
-            "attempts": row.attempts + 1,
-            "last_error": error,
-            "processed_at": now,
-            "ticket_id": ticket_id if ticket_id is not None else row.ticket_id,
-        },
-    )
+def _final_state(row: Any, state: str, now: Any, error: str | None, ticket_id: int | None) -> dict[str, Any]:
+    return {
+        "row_id": row.id,
+        "state": state,
+        "attempts": row.attempts + 1,
+        "last_error": error,
+        "processed_at": now,
+        "ticket_id": ticket_id if ticket_id is not None else row.ticket_id,
+    }
 
 
-# Built once (one per event): building a Core statement per call cost more than running it.
+# Built once: building a Core statement per call cost more than running it.
 _FINISH = (
     update(inbox)
     .where(inbox.c.id == bindparam("row_id"))

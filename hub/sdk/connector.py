@@ -193,13 +193,8 @@ class Connector:
 
     @classmethod
     def action_names(cls) -> dict[str, str]:
-        """Action name -> method name."""
-        names: dict[str, str] = {}
-        for attr in dir(cls):
-            marker = getattr(getattr(cls, attr, None), "_hub_action", None)
-            if marker:
-                names[marker] = attr
-        return names
+        """Action name -> method name (asked for every ticket change: looked up once per class)."""
+        return dict(_action_names(cls))
 
     def run_action(self, name: str, payload: dict[str, Any], idempotency_key: str) -> ActionResult:
         method = self.action_names().get(name)
@@ -264,3 +259,18 @@ class PushConnector(Connector):
         if not key:
             key = "sha256:" + hashlib.sha256(request.body).hexdigest()
         return [RawEvent(key, request.body, dict(request.headers), request.content_type)]
+
+
+_ACTION_NAMES: dict[type, dict[str, str]] = {}
+
+
+def _action_names(cls: type) -> dict[str, str]:
+    names = _ACTION_NAMES.get(cls)
+    if names is None:
+        names = {}
+        for attr in dir(cls):
+            marker = getattr(getattr(cls, attr, None), "_hub_action", None)
+            if marker:
+                names[marker] = attr
+        _ACTION_NAMES[cls] = names
+    return names

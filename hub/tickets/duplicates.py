@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from hub.store.tables import ticket_history, tickets
-from hub.tickets import service
+from hub.tickets import rows, service
 from hub.tickets.desk_config import DeskConfig
 from hub.tickets.service import Actor, Change
 
@@ -58,7 +58,7 @@ def link_if_duplicate(conn: Connection, desk: DeskConfig, ticket_id: int, now: d
     cfg = desk.duplicates
     if not cfg.enabled:
         return None
-    row = conn.execute(select(tickets).where(tickets.c.id == ticket_id)).first()
+    row = rows.load(conn, ticket_id)
     if row is None or not row.category or row.type not in cfg.types:
         return None
     if cfg.categories and row.category.lower() not in cfg.categories:

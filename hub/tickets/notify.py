@@ -15,12 +15,12 @@ import string
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_, bindparam, select
 
 from hub import clock
 from hub.outbox.queue import enqueue
 from hub.store.tables import comments, inbox, subscribers, ticket_history, tickets
-from hub.tickets import status_link
+from hub.tickets import rows, status_link
 from hub.tickets.service import Change
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def on_change(conn: Connection, hub: Hub, change: Change, now: datetime) -> None
     desk = hub.config.desk
     if not desk.notifications.enabled:
         return
-    row = conn.execute(select(tickets).where(tickets.c.id == change.ticket_id)).first()
+    row = rows.load(conn, change.ticket_id)
     if row is None or row.type in INTERNAL_TYPES:
         return
     kind, key, comment = _what(conn, change, row, now)
@@ -98,7 +98,7 @@ def _what(conn: Connection, change: Change, row: Any, now: datetime) -> tuple[st
         old, new = change.fields["assignee"]
         return ("assigned" if new and new != old else None), f"assigned:{row.version}", None
     if change.action == "commented" and change.public and change.comment_id and not change.fields:
-        found = conn.execute(select(comments).where(comments.c.id == change.comment_id)).first()
+        found = conn.execute(_COMMENT, {"comment_id": change.comment_id}).first()
         if found is None or _from_requester_side(conn, row, found) or _is_status_note(conn, row, now):
             return None, "", None
         return "comment", f"comment:{found.id}", found
@@ -113,13 +113,26 @@ def _from_requester_side(conn: Connection, row: Any, comment: Any) -> bool:
         return True
     if comment.inbox_id is None:
         return False
-    instance = conn.execute(select(inbox.c.instance).where(inbox.c.id == comment.inbox_id)).scalar()
+    instance = conn.execute(_INBOX_INSTANCE, {"inbox_id": comment.inbox_id}).scalar()
     return instance == row.source_instance
 
 
 def _subscribed(conn: Connection, ticket_id: int, address: str) -> bool:
-    query = select(subscribers.c.address).where(subscribers.c.ticket_id == ticket_id, subscribers.c.address == address)
-    return conn.execute(query).first() is not None
+    return conn.execute(_SUBSCRIBED, {"ticket_id": ticket_id, "address": address}).first() is not None
+
+
+# Built once: these run for nearly every change (bench/README.md).
+_COMMENT = select(comments).where(comments.c.id == bindparam("comment_id"))
+_INBOX_INSTANCE = select(inbox.c.instance).where(inbox.c.id == bindparam("inbox_id"))
+_SUBSCRIBED = select(subscribers.c.address).where(
+    subscribers.c.ticket_id == bindparam("ticket_id"), subscribers.c.address == bindparam("address")
+)
+_SUBSCRIBERS = (
+    select(subscribers).where(subscribers.c.ticket_id == bindparam("ticket_id")).order_by(subscribers.c.added_at)
+)
+_WEBHOOK_SUBSCRIBERS = select(subscribers.c.address).where(
+    subscribers.c.ticket_id == bindparam("ticket_id"), subscribers.c.channel == "webhook"
+)
 
 
 def _is_status_note(conn: Connection, row: Any, now: datetime) -> bool:
@@ -143,9 +156,7 @@ def _note(conn: Connection, ticket_id: int, now: datetime) -> Any:
 def recipients(conn: Connection, row: Any, kind: str) -> list[dict[str, Any]]:
     """The requester first, then subscribers. When an original is resolved, the reporters of its
     duplicates hear it through their own tickets, so they are left out here."""
-    subs = conn.execute(
-        select(subscribers).where(subscribers.c.ticket_id == row.id).order_by(subscribers.c.added_at)
-    ).all()
+    subs = conn.execute(_SUBSCRIBERS, {"ticket_id": row.id}).all()
     out = [{"address": s.address, "name": s.name, "channel": s.channel, "role": s.role} for s in subs]
     requester = row.requester or {}
     if not any(r["role"] == "requester" for r in out) and (requester.get("phone") or requester.get("email")):
@@ -260,20 +271,23 @@ def answers_itself(hub: Hub, instance: str) -> bool:
 def send(conn: Connection, hub: Hub, row: Any, kind: str, now: datetime, *, key: str, comment: Any = None) -> None:
     """Queue the update on the source channel and, if the ticket asked for one, its callback."""
     base = f"notify:{row.id}:{key}"
+    to_source = has_action(hub, row.source_instance, "notify") and not answers_itself(hub, row.source_instance)
+    urls = callback_urls(conn, row)
+    if not to_source and not urls:
+        return  # nobody to tell: the document is not worth building
     doc = payload(conn, hub, row, kind, now, key=base, comment=comment)
-    if has_action(hub, row.source_instance, "notify") and not answers_itself(hub, row.source_instance):
+    if to_source:
         source = row.source_instance
         enqueue(conn, instance=source, action="notify", payload=doc, idempotency_key=base, ticket_id=row.id)
-    for url in callback_urls(conn, row):
+    for url in urls:
         _callback(conn, hub, row, {**doc, "id": f"callback:{row.id}:{key}:{url}"[:300]}, url)
 
 
 def callback_urls(conn: Connection, row: Any) -> list[str]:
     """attributes.callback_url, and subscribers on the webhook channel whose address is a URL."""
     given = (row.attributes or {}).get("callback_url")
-    hooks = select(subscribers.c.address).where(subscribers.c.ticket_id == row.id, subscribers.c.channel == "webhook")
     urls: list[str] = []
-    for url in [given, *conn.execute(hooks).scalars()]:
+    for url in [given, *conn.execute(_WEBHOOK_SUBSCRIBERS, {"ticket_id": row.id}).scalars()]:
         if isinstance(url, str) and url.lower().startswith(("http://", "https://")) and url not in urls:
             urls.append(url)
     return urls

@@ -6,16 +6,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert, Update
 
 from hub.store.tables import comments, subscribers, ticket_history, ticket_refs, tickets
+from hub.tickets import rows
 
 OPEN_STATUSES = ("new", "triaged", "assigned", "in_progress", "waiting_on_requester")
 FINAL_STATUSES = ("resolved", "closed", "cancelled")
 UPDATABLE_FIELDS = ("title", "priority", "category", "queue", "assignee", "tags", "attributes", "type")
+
+
+class ExternalIdTaken(Exception):
+    """Another ticket holds this source's id already (a concurrent create of the same ticket)."""
 
 
 @dataclass
@@ -61,6 +68,15 @@ def _notify(conn: Connection, change: Change, now: datetime) -> None:
         listener(conn, change, now)
 
 
+def _history_lines(
+    ticket_id: int, actor: Actor, now: datetime, action: str, changes: dict[str, tuple[Any, Any]] | None = None
+) -> list[dict[str, Any]]:
+    base = {"ticket_id": ticket_id, "at": now, "actor": actor.name, "action": action, "inbox_id": actor.inbox_id}
+    if not changes:
+        return [{**base, "field": None, "old": None, "new": None}]
+    return [{**base, "field": name, "old": old, "new": new} for name, (old, new) in changes.items()]
+
+
 def _history(
     conn: Connection,
     ticket_id: int,
@@ -69,46 +85,52 @@ def _history(
     action: str,
     changes: dict[str, tuple[Any, Any]] | None = None,
 ) -> None:
-    rows = [
-        {
-            "ticket_id": ticket_id,
-            "at": now,
-            "actor": actor.name,
-            "action": action,
-            "field": name,
-            "old": old,
-            "new": new,
-            "inbox_id": actor.inbox_id,
-        }
-        for name, (old, new) in (changes or {}).items()
-    ] or [
-        {
-            "ticket_id": ticket_id,
-            "at": now,
-            "actor": actor.name,
-            "action": action,
-            "field": None,
-            "old": None,
-            "new": None,
-            "inbox_id": actor.inbox_id,
-        }
-    ]
-    conn.execute(insert(ticket_history), rows)
+    conn.execute(_INSERT_HISTORY, _history_lines(ticket_id, actor, now, action, changes))
 
 
-def insert_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> bool:
+# The hot statements are built once: constructing and cache-keying a Core statement per call cost
+# ~5x executing it (bench/README.md). Values travel as parameters.
+_INSERT_HISTORY = insert(ticket_history)
+_INSERT_TICKET = insert(tickets).returning(tickets.c.id)
+_INSERT_COMMENT = insert(comments).returning(comments.c.id)
+_SET_NUMBER = rows.patching(
+    update(tickets).where(tickets.c.id == bindparam("ticket_id")).values(number=bindparam("v_number"))
+)  # a new ticket is in no cache yet
+
+
+@cache
+def _insert_ignore_statement(dialect_name: str, table: Table) -> Insert:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+
+
+@cache
+def ticket_update(columns: tuple[str, ...], bump: bool = True) -> Update:
+    """UPDATE tickets SET <columns> (parameters `v_<column>`) WHERE id = :ticket_id, and with
+    `bump` also version + 1: one statement per column set, built on first use."""
+    values: dict[str, Any] = {name: bindparam(f"v_{name}") for name in columns}
+    if bump:
+        values["version"] = tickets.c.version + 1
+    return rows.patching(update(tickets).where(tickets.c.id == bindparam("ticket_id")).values(values))
+
+
+def update_ticket(conn: Connection, ticket_id: int, values: dict[str, Any], *, bump: bool = True) -> None:
+    names = tuple(sorted(values))
+    conn.execute(ticket_update(names, bump), {"ticket_id": ticket_id, **{f"v_{n}": values[n] for n in names}})
+    rows.patch(conn, ticket_id, values, bump=bump)
+
+
+def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING; True when a row was inserted. (RETURNING, because
     rowcount is not reliable for this statement on every driver.)"""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
-    return conn.execute(statement.returning(*table.primary_key.columns)).first() is not None
+    return conn.execute(_insert_ignore_statement(conn.dialect.name, table), values).first() is not None
 
 
-def add_ref(conn: Connection, kind: str, scope: str, key: str, ticket_id: int) -> None:
-    insert_ignore(conn, ticket_refs, {"kind": kind, "scope": scope, "key": key, "ticket_id": ticket_id})
+def add_ref(conn: Connection, kind: str, scope: str, key: str, ticket_id: int) -> bool:
+    """False when the key already points at a ticket (this one or another)."""
+    return insert_ignore(conn, ticket_refs, {"kind": kind, "scope": scope, "key": key, "ticket_id": ticket_id})
 
 
-# Built once: constructing and cache-keying a Core statement per call cost ~5x executing it.
 _FIND_REF = (
     select(ticket_refs.c.ticket_id)
     .where(
@@ -205,11 +227,11 @@ def create_ticket(
         "closed_at": now if status == "closed" else None,
         "version": 1,
     }
-    ticket_id = int(conn.execute(insert(tickets).values(**row).returning(tickets.c.id)).scalar_one())
+    ticket_id = int(conn.execute(_INSERT_TICKET, row).scalar_one())
     number = f"{prefix}-{now.year}-{ticket_id:06d}"
-    conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(number=number))
-    if external_id:
-        add_ref(conn, "external", instance, external_id, ticket_id)
+    conn.execute(_SET_NUMBER, {"ticket_id": ticket_id, "v_number": number})
+    if external_id and not add_ref(conn, "external", instance, external_id, ticket_id):
+        raise ExternalIdTaken(f"external id {external_id!r} of {instance!r} already has a ticket")
     for ref in thread_refs or []:
         add_ref(conn, "thread", "", ref, ticket_id)
     if requester.get("email"):
@@ -226,15 +248,16 @@ def create_ticket(
             channel=sub.get("channel"),
             role=sub.get("role", "watcher"),
         )
-    _history(conn, ticket_id, actor, now, "created", {"status": (None, status)})
+    lines = _history_lines(ticket_id, actor, now, "created", {"status": (None, status)})
     for name, action, changes in draft.history:
-        _history(conn, ticket_id, Actor(name, actor.inbox_id), now, action, changes)
+        lines += _history_lines(ticket_id, Actor(name, actor.inbox_id), now, action, changes)
+    conn.execute(_INSERT_HISTORY, lines)
     _notify(conn, Change(ticket_id, "created", {"status": (None, status)}), now)
     return ticket_id
 
 
 def _load(conn: Connection, ticket_id: int) -> Any:
-    row = conn.execute(select(tickets).where(tickets.c.id == ticket_id)).first()
+    row = rows.load(conn, ticket_id)
     if row is None:
         raise LookupError(f"ticket {ticket_id} does not exist")
     return row
@@ -261,9 +284,7 @@ def change_status(
     values = _status_values(row.status, status, now)
     if row.first_response_at is None and status not in ("new", "triaged"):
         values["first_response_at"] = now
-    conn.execute(
-        update(tickets).where(tickets.c.id == ticket_id).values(**values, updated_at=now, version=tickets.c.version + 1)
-    )
+    update_ticket(conn, ticket_id, {**values, "updated_at": now})
     _history(conn, ticket_id, actor, now, "status", {"status": (row.status, status)})
     if note:
         add_comment(
@@ -299,9 +320,7 @@ def update_fields(
     if "assignee" in changes and row.status in ("new", "triaged") and values["assignee"]:
         values["status"] = "assigned"
         changes["status"] = (row.status, "assigned")
-    conn.execute(
-        update(tickets).where(tickets.c.id == ticket_id).values(**values, updated_at=now, version=tickets.c.version + 1)
-    )
+    update_ticket(conn, ticket_id, {**values, "updated_at": now})
     _history(conn, ticket_id, actor, now, "updated", changes)
     _notify(conn, Change(ticket_id, "updated", changes), now)
     return changes
@@ -313,23 +332,18 @@ def add_comment(
     """Add a comment. A requester writing on a resolved or waiting ticket re-opens it."""
     row = _load(conn, ticket_id)
     public = bool(data.get("public", True))
-    comment_id = int(
-        conn.execute(
-            insert(comments)
-            .values(
-                ticket_id=ticket_id,
-                at=now,
-                author=data.get("author") or {"name": actor.name},
-                body=data["body"],
-                body_html=data.get("body_html"),
-                public=public,
-                attachments=data.get("attachments", []),
-                inbox_id=actor.inbox_id,
-            )
-            .returning(comments.c.id)
-        ).scalar_one()
-    )
-    values: dict[str, Any] = {"updated_at": now, "version": tickets.c.version + 1}
+    comment = {
+        "ticket_id": ticket_id,
+        "at": now,
+        "author": data.get("author") or {"name": actor.name},
+        "body": data["body"],
+        "body_html": data.get("body_html"),
+        "public": public,
+        "attachments": data.get("attachments", []),
+        "inbox_id": actor.inbox_id,
+    }
+    comment_id = int(conn.execute(_INSERT_COMMENT, comment).scalar_one())
+    values: dict[str, Any] = {"updated_at": now}
     changes: dict[str, tuple[Any, Any]] = {}
     if from_requester and row.status in ("resolved", "waiting_on_requester"):
         new_status = "in_progress" if row.assignee else "new"
@@ -337,10 +351,11 @@ def add_comment(
         changes["status"] = (row.status, new_status)
     elif not from_requester and public and row.first_response_at is None:
         values["first_response_at"] = now
-    conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(**values))
-    _history(conn, ticket_id, actor, now, "commented", {"comment": (None, comment_id)})
+    update_ticket(conn, ticket_id, values)
+    lines = _history_lines(ticket_id, actor, now, "commented", {"comment": (None, comment_id)})
     if changes:
-        _history(conn, ticket_id, actor, now, "reopened", changes)
+        lines += _history_lines(ticket_id, actor, now, "reopened", changes)
+    conn.execute(_INSERT_HISTORY, lines)
     _notify(conn, Change(ticket_id, "commented", changes, comment_id=comment_id, public=public), now)
     return comment_id
 
@@ -349,9 +364,10 @@ def is_party(conn: Connection, ticket_id: int, address: str | None) -> bool:
     """Whether `address` is the requester or a subscriber of the ticket (may write into it)."""
     if not address:
         return False
-    found = conn.execute(
-        select(subscribers.c.address).where(
-            subscribers.c.ticket_id == ticket_id, subscribers.c.address == address.strip().lower()
-        )
-    ).first()
+    found = conn.execute(_IS_PARTY, {"ticket_id": ticket_id, "address": address.strip().lower()}).first()
     return found is not None
+
+
+_IS_PARTY = select(subscribers.c.address).where(
+    subscribers.c.ticket_id == bindparam("ticket_id"), subscribers.c.address == bindparam("address")
+)

@@ -12,16 +12,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
 
 from hub import clock
 from hub.store.db import write
-from hub.store.tables import sla_timers, ticket_history, ticket_metrics, tickets
+from hub.store.tables import sla_timers, ticket_history, ticket_metrics
+from hub.tickets import rows
 from hub.tickets.calendar import BusinessCalendar
 from hub.tickets.desk_config import DeskConfig, Policy
+from hub.tickets.service import update_ticket
 
 if TYPE_CHECKING:
     from hub.runtime import Hub
@@ -191,14 +195,16 @@ def next_check(sla: dict[str, Any]) -> datetime | None:
 def reconcile(conn: Connection, hub: Hub, ticket_id: int, now: datetime) -> list[Alert]:
     """Bring one ticket's clocks, timer and metrics up to date; record and announce alerts."""
     desk = hub.config.desk
-    row = conn.execute(select(tickets).where(tickets.c.id == ticket_id)).first()
+    row = rows.load(conn, ticket_id)
     if row is None:
         return []
     sla = advance(desk, row, row.sla, now)
     alerts = evaluate(desk, row, sla, now)
     if sla != row.sla:
-        conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(sla=sla))
-    _timer(conn, ticket_id, next_check(sla))
+        update_ticket(conn, ticket_id, {"sla": sla}, bump=False)
+    due = next_check(sla)
+    if due != _scheduled(row.sla):  # sla_timers holds next_check of the stored clock
+        _timer(conn, ticket_id, due)
     _metrics(conn, row, sla)
     if alerts:
         from hub.tickets import notify
@@ -208,6 +214,10 @@ def reconcile(conn: Connection, hub: Hub, ticket_id: int, now: datetime) -> list
             if sla["state"] != "stopped":
                 notify.queue_alert(conn, hub, row, alert, sla, now)
     return alerts
+
+
+def _scheduled(stored: dict[str, Any] | None) -> datetime | None:
+    return next_check(stored) if stored and "state" in stored else None
 
 
 def _history(conn: Connection, ticket_id: int, now: datetime, alert: Alert) -> None:
@@ -224,16 +234,27 @@ def _history(conn: Connection, ticket_id: int, now: datetime, alert: Alert) -> N
     )
 
 
-def _upsert(conn: Connection, table: Any, values: dict[str, Any], keep: tuple[str, ...] = ()) -> None:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(**values)
-    changed = {k: v for k, v in values.items() if k != "ticket_id" and k not in keep}
-    conn.execute(statement.on_conflict_do_update(index_elements=["ticket_id"], set_=changed))
+@cache
+def _upsert_statement(dialect_name: str, table: Table, columns: tuple[str, ...]) -> Insert:
+    """INSERT ... ON CONFLICT (ticket_id) DO UPDATE of `columns`, built once per table."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    statement = dialect.insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=["ticket_id"], set_={name: statement.excluded[name] for name in columns}
+    )
+
+
+def _upsert(conn: Connection, table: Table, values: dict[str, Any]) -> None:
+    columns = tuple(k for k in values if k != "ticket_id")
+    conn.execute(_upsert_statement(conn.dialect.name, table, columns), values)
+
+
+_DELETE_TIMER = delete(sla_timers).where(sla_timers.c.ticket_id == bindparam("ticket_id"))
 
 
 def _timer(conn: Connection, ticket_id: int, at: datetime | None) -> None:
     if at is None:
-        conn.execute(delete(sla_timers).where(sla_timers.c.ticket_id == ticket_id))
+        conn.execute(_DELETE_TIMER, {"ticket_id": ticket_id})
     else:
         _upsert(conn, sla_timers, {"ticket_id": ticket_id, "next_check_at": at})
 

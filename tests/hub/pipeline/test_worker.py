@@ -205,7 +205,7 @@ def test_worker_killed_before_commit_loses_nothing(make_hub, monkeypatch):
     from hub.pipeline import worker
 
     calls = {"n": 0}
-    real_finish = worker._finish
+    real_finish = worker._final_state
 
     def crash_on_third(*args, **kwargs):
         calls["n"] += 1
@@ -213,10 +213,10 @@ def test_worker_killed_before_commit_loses_nothing(make_hub, monkeypatch):
             raise SystemExit("killed")
         return real_finish(*args, **kwargs)
 
-    monkeypatch.setattr(worker, "_finish", crash_on_third)
+    monkeypatch.setattr(worker, "_final_state", crash_on_third)
     with pytest.raises(SystemExit):
         process_batch(hub)
-    monkeypatch.setattr(worker, "_finish", real_finish)
+    monkeypatch.setattr(worker, "_final_state", real_finish)
     with read(hub.engine) as conn:
         states = [r.state for r in conn.execute(select(inbox.c.state)).all()]
         assert states == ["received"] * 3
