@@ -13,7 +13,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from hub.store.tables import ticket_history, tickets
 from hub.tickets import rows, service
@@ -108,11 +108,7 @@ def on_change(conn: Connection, desk: DeskConfig, change: Change, now: datetime)
     """When an original is resolved (or closed), its open duplicates are resolved with it."""
     if change.action != "status" or change.fields["status"][1] not in ("resolved", "closed"):
         return
-    open_duplicates = conn.execute(
-        select(tickets.c.id).where(
-            tickets.c.duplicate_of_id == change.ticket_id, tickets.c.status.in_(service.OPEN_STATUSES)
-        )
-    ).scalars()
+    open_duplicates = conn.execute(_OPEN_DUPLICATES, {"original": change.ticket_id}).scalars()
     ids = list(open_duplicates)
     if not ids:
         return
@@ -120,3 +116,8 @@ def on_change(conn: Connection, desk: DeskConfig, change: Change, now: datetime)
     for dup in ids:
         note = f"Fixed: this was the same issue as {number}, which has been resolved."
         service.change_status(conn, int(dup), "resolved", actor=ACTOR, now=now, note=note)
+
+
+_OPEN_DUPLICATES = select(tickets.c.id).where(
+    tickets.c.duplicate_of_id == bindparam("original"), tickets.c.status.in_(service.OPEN_STATUSES)
+)

@@ -140,17 +140,34 @@ def _is_status_note(conn: Connection, row: Any, now: datetime) -> bool:
     update carries the note, so the comment alone is not sent as well."""
     if row.status not in STATUS_KINDS:
         return False
-    query = select(ticket_history.c.id).where(
-        ticket_history.c.ticket_id == row.id, ticket_history.c.action == "status", ticket_history.c.at == now
-    )
-    return conn.execute(query.limit(1)).first() is not None
+    return conn.execute(_STATUS_NOW, {"ticket_id": row.id, "at": now}).first() is not None
 
 
 def _note(conn: Connection, ticket_id: int, now: datetime) -> Any:
-    query = select(comments).where(
-        and_(comments.c.ticket_id == ticket_id, comments.c.at == now, comments.c.public.is_(True))
+    return conn.execute(_PUBLIC_COMMENT_NOW, {"ticket_id": ticket_id, "at": now}).first()
+
+
+_STATUS_NOW = (
+    select(ticket_history.c.id)
+    .where(
+        ticket_history.c.ticket_id == bindparam("ticket_id"),
+        ticket_history.c.action == "status",
+        ticket_history.c.at == bindparam("at"),
     )
-    return conn.execute(query.order_by(comments.c.id.desc()).limit(1)).first()
+    .limit(1)
+)
+_PUBLIC_COMMENT_NOW = (
+    select(comments)
+    .where(
+        and_(
+            comments.c.ticket_id == bindparam("ticket_id"),
+            comments.c.at == bindparam("at"),
+            comments.c.public.is_(True),
+        )
+    )
+    .order_by(comments.c.id.desc())
+    .limit(1)
+)
 
 
 def recipients(conn: Connection, row: Any, kind: str) -> list[dict[str, Any]]:

@@ -16,10 +16,11 @@ from types import SimpleNamespace
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, bindparam, event, select
+from sqlalchemy import JSON, Connection, bindparam, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.dml import UpdateBase
 
+from hub import jsonutil
 from hub.store.tables import tickets
 
 # Per connection, not in conn.info: that would reach for the DBAPI connection, which is gone when
@@ -53,6 +54,21 @@ def load(conn: Connection, ticket_id: int) -> Any:
     if cache is not None and row is not None:
         cache[ticket_id] = row = SimpleNamespace(**row._mapping)
     return row
+
+
+def remember(conn: Connection, ticket_id: int, values: dict[str, Any]) -> None:
+    """Cache a ticket just inserted with `values` (its columns as the database returns them:
+    JSON values go through a round trip, so a tuple reads back as a list)."""
+    cache = _caches.get(conn)
+    if cache is None:
+        return
+    row: dict[str, Any] = {column.key: None for column in tickets.c}
+    for name, value in values.items():
+        row[name] = jsonutil.loads(jsonutil.dumpb(value)) if name in _JSON_COLUMNS and value is not None else value
+    cache[ticket_id] = SimpleNamespace(**{**row, "id": ticket_id})
+
+
+_JSON_COLUMNS = frozenset(c.name for c in tickets.c if isinstance(c.type, JSON))
 
 
 def patch(conn: Connection, ticket_id: int, values: dict[str, Any], *, bump: bool) -> None:

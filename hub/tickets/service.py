@@ -230,6 +230,7 @@ def create_ticket(
     ticket_id = int(conn.execute(_INSERT_TICKET, row).scalar_one())
     number = f"{prefix}-{now.year}-{ticket_id:06d}"
     conn.execute(_SET_NUMBER, {"ticket_id": ticket_id, "v_number": number})
+    rows.remember(conn, ticket_id, {**row, "number": number})
     if external_id and not add_ref(conn, "external", instance, external_id, ticket_id):
         raise ExternalIdTaken(f"external id {external_id!r} of {instance!r} already has a ticket")
     for ref in thread_refs or []:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from hub import clock
 from hub.outbox import dispatcher
@@ -68,12 +68,15 @@ def _note(body: str) -> dict[str, Any]:
     return {"body": body, "public": False, "author": {"name": "workflow"}}
 
 
+_TASK_OF_TICKET = select(workflow_tasks).where(workflow_tasks.c.ticket_id == bindparam("ticket_id"))
+
+
 def on_change(conn: Connection, change: service.Change, now: datetime) -> None:
     """A task ticket reaching a final status (by hand or by its automated step) finishes the task."""
     status = change.fields.get("status")
     if status is None or status[1] not in FINAL_STATUSES:
         return
-    task = conn.execute(select(workflow_tasks).where(workflow_tasks.c.ticket_id == change.ticket_id)).first()
+    task = conn.execute(_TASK_OF_TICKET, {"ticket_id": change.ticket_id}).first()
     if task is None or task.state in FINISHED:
         return
     state = "cancelled" if status[1] == "cancelled" else "done"
