@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from hub.pipeline import correlate
 from hub.runtime import Hub
 from hub.sdk.errors import IgnoreRecord, SkipRecord
-from hub.store.tables import comments, outbox, ticket_history, tickets
+from hub.store.tables import comments, outbox, tickets
 from hub.tickets import service
 from hub.tickets.service import Actor
 
@@ -218,17 +218,19 @@ def _delivery_failed(ctx: ApplyContext, event: dict[str, Any]) -> int:
         ctx.conn.execute(
             update(outbox).where(outbox.c.id.in_([r.id for r in sent])).values(state="dead", last_error=reason)
         )
-    ctx.conn.execute(
-        insert(ticket_history).values(
-            ticket_id=ticket_id,
-            at=ctx.now,
-            actor=ctx.actor(event).name,
-            action="delivery_failed",
-            field=sent[0].action if sent else None,
-            old=None,
-            new=reason,
-            inbox_id=ctx.inbox_id,
-        )
+    service.write_history(
+        ctx.conn,
+        [
+            {
+                "ticket_id": ticket_id,
+                "at": ctx.now,
+                "actor": ctx.actor(event).name,
+                "action": "delivery_failed",
+                "field": sent[0].action if sent else None,
+                "new": reason,
+                "inbox_id": ctx.inbox_id,
+            }
+        ],
     )
     note = {"body": reason, "public": False, "author": {"name": "delivery report"}}
     service.add_comment(ctx.conn, ticket_id, note, actor=ctx.actor(event), now=ctx.now, from_requester=False)

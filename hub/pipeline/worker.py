@@ -5,7 +5,8 @@ a worker killed at any point leaves the event `received` and it is simply proces
 PostgreSQL rows are claimed with FOR UPDATE SKIP LOCKED so any number of workers can run side by
 side.
 
-A batch first runs optimistically with no savepoints (they cost two statements per event). If
+A batch first runs optimistically with no savepoints (they cost two statements per event), its
+history and metrics rows queued and written per statement at the end (hub/store/deferred.py). If
 applying any event fails, the whole batch rolls back and runs again with one savepoint per event,
 so the failing event is dead-lettered or deferred alone. Normalizing writes nothing, so its
 failures (bad payloads, auto-replies) are handled in either pass.
@@ -14,6 +15,7 @@ failures (bad payloads, auto-replies) are handled in either pass.
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -26,6 +28,7 @@ from hub.pipeline.apply import ApplyContext, Conflict, TicketNotFound, apply_eve
 from hub.pipeline.normalize import normalize, raw_from_row
 from hub.runtime import Hub
 from hub.sdk.errors import FatalError, IgnoreRecord, RetriableError, SkipRecord
+from hub.store import deferred
 from hub.store.db import write
 from hub.store.tables import inbox
 from hub.tickets import rows as ticket_rows
@@ -56,7 +59,7 @@ def process_batch(hub: Hub, limit: int | None = None) -> BatchReport:
 def _run_batch(hub: Hub, limit: int | None, *, careful: bool) -> BatchReport:
     report = BatchReport()
     now = clock.now()
-    with write(hub.engine) as conn, ticket_rows.cached(conn):
+    with write(hub.engine) as conn, ticket_rows.cached(conn), _deferring_unless(careful, conn):
         rows = conn.execute(
             select(inbox)
             .where(inbox.c.state == "received", inbox.c.available_at <= now)
@@ -71,10 +74,27 @@ def _run_batch(hub: Hub, limit: int | None, *, careful: bool) -> BatchReport:
             outcome = _process_row(hub, conn, row, careful, states)
             setattr(report, outcome, getattr(report, outcome) + 1)
             finished.append((row.instance, outcome, row.received_at))
+        if not careful:
+            _flush_deferred(conn)
         if states:
             conn.execute(_FINISH, states)  # one executemany for the batch, committed with its changes
     _observe(finished)  # only once committed: a rolled-back batch counts nothing
     return report
+
+
+def _deferring_unless(careful: bool, conn: Connection) -> AbstractContextManager[None]:
+    """History and metrics rows are written per batch in the optimistic pass only: with
+    savepoints, each event's rows must roll back with it."""
+    return nullcontext() if careful else deferred.deferring(conn)
+
+
+def _flush_deferred(conn: Connection) -> None:
+    try:
+        deferred.flush(conn)
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise
+        raise _NeedsSavepoints from exc
 
 
 def _observe(finished: list[tuple[str, str, Any]]) -> None:

@@ -13,9 +13,9 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
-from hub.store.tables import ticket_history, tickets
+from hub.store.tables import tickets
 from hub.tickets import rows, service
 from hub.tickets.desk_config import DeskConfig
 from hub.tickets.service import Actor, Change
@@ -91,8 +91,8 @@ def _link(conn: Connection, row: Any, original: int, now: datetime) -> None:
         (row.id, "duplicate_of", "duplicate_of_id", None, original),
         (original, "duplicate_linked", "duplicates", None, row.number),
     ]
-    conn.execute(
-        insert(ticket_history),
+    service.write_history(
+        conn,
         [
             {"ticket_id": t, "at": now, "actor": ACTOR.name, "action": a, "field": f, "old": o, "new": n}
             for t, a, f, o, n in entries

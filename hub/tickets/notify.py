@@ -19,7 +19,7 @@ from sqlalchemy import Connection, and_, bindparam, select
 
 from hub import clock
 from hub.outbox.queue import enqueue
-from hub.store.tables import comments, inbox, subscribers, ticket_history, tickets
+from hub.store.tables import comments, inbox, subscribers, tickets
 from hub.tickets import rows, status_link
 from hub.tickets.service import Change
 
@@ -99,7 +99,8 @@ def _what(conn: Connection, change: Change, row: Any, now: datetime) -> tuple[st
         return ("assigned" if new and new != old else None), f"assigned:{row.version}", None
     if change.action == "commented" and change.public and change.comment_id and not change.fields:
         found = conn.execute(_COMMENT, {"comment_id": change.comment_id}).first()
-        if found is None or _from_requester_side(conn, row, found) or _is_status_note(conn, row, now):
+        announced = change.status_note and row.status in STATUS_KINDS  # the status update carries it
+        if found is None or announced or _from_requester_side(conn, row, found):
             return None, "", None
         return "comment", f"comment:{found.id}", found
     return None, "", None
@@ -135,27 +136,10 @@ _WEBHOOK_SUBSCRIBERS = select(subscribers.c.address).where(
 )
 
 
-def _is_status_note(conn: Connection, row: Any, now: datetime) -> bool:
-    """change_status(note=...) writes the note just before announcing the status: the status
-    update carries the note, so the comment alone is not sent as well."""
-    if row.status not in STATUS_KINDS:
-        return False
-    return conn.execute(_STATUS_NOW, {"ticket_id": row.id, "at": now}).first() is not None
-
-
 def _note(conn: Connection, ticket_id: int, now: datetime) -> Any:
     return conn.execute(_PUBLIC_COMMENT_NOW, {"ticket_id": ticket_id, "at": now}).first()
 
 
-_STATUS_NOW = (
-    select(ticket_history.c.id)
-    .where(
-        ticket_history.c.ticket_id == bindparam("ticket_id"),
-        ticket_history.c.action == "status",
-        ticket_history.c.at == bindparam("at"),
-    )
-    .limit(1)
-)
 _PUBLIC_COMMENT_NOW = (
     select(comments)
     .where(

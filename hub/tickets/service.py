@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert, Update
 
+from hub.store import deferred
 from hub.store.tables import comments, subscribers, ticket_history, ticket_refs, tickets
 from hub.tickets import rows
 
@@ -41,6 +42,7 @@ class Change:
     fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     comment_id: int | None = None
     public: bool = False
+    status_note: bool = False  # the note of a status change, announced with the status
 
 
 # Listeners (notifications, SLA clocks, workflows) run inside the same transaction.
@@ -85,7 +87,16 @@ def _history(
     action: str,
     changes: dict[str, tuple[Any, Any]] | None = None,
 ) -> None:
-    conn.execute(_INSERT_HISTORY, _history_lines(ticket_id, actor, now, action, changes))
+    write_history(conn, _history_lines(ticket_id, actor, now, action, changes))
+
+
+def write_history(conn: Connection, lines: list[dict[str, Any]]) -> None:
+    """History lines (ticket_id, at, actor, action; field, old, new, inbox_id may be left out).
+    Nothing reads history inside a change, so the worker writes a batch's lines at once."""
+    deferred.execute(conn, _INSERT_HISTORY, [{**_HISTORY_BLANK, **line} for line in lines])
+
+
+_HISTORY_BLANK = {"field": None, "old": None, "new": None, "inbox_id": None}
 
 
 # The hot statements are built once: constructing and cache-keying a Core statement per call cost
@@ -252,7 +263,7 @@ def create_ticket(
     lines = _history_lines(ticket_id, actor, now, "created", {"status": (None, status)})
     for name, action, changes in draft.history:
         lines += _history_lines(ticket_id, Actor(name, actor.inbox_id), now, action, changes)
-    conn.execute(_INSERT_HISTORY, lines)
+    write_history(conn, lines)
     _notify(conn, Change(ticket_id, "created", {"status": (None, status)}), now)
     return ticket_id
 
@@ -295,6 +306,7 @@ def change_status(
             actor=actor,
             now=now,
             from_requester=False,
+            status_note=True,
         )
     _notify(conn, Change(ticket_id, "status", {"status": (row.status, status)}), now)
     return True
@@ -328,7 +340,14 @@ def update_fields(
 
 
 def add_comment(
-    conn: Connection, ticket_id: int, data: dict[str, Any], *, actor: Actor, now: datetime, from_requester: bool
+    conn: Connection,
+    ticket_id: int,
+    data: dict[str, Any],
+    *,
+    actor: Actor,
+    now: datetime,
+    from_requester: bool,
+    status_note: bool = False,
 ) -> int:
     """Add a comment. A requester writing on a resolved or waiting ticket re-opens it."""
     row = _load(conn, ticket_id)
@@ -356,8 +375,9 @@ def add_comment(
     lines = _history_lines(ticket_id, actor, now, "commented", {"comment": (None, comment_id)})
     if changes:
         lines += _history_lines(ticket_id, actor, now, "reopened", changes)
-    conn.execute(_INSERT_HISTORY, lines)
-    _notify(conn, Change(ticket_id, "commented", changes, comment_id=comment_id, public=public), now)
+    write_history(conn, lines)
+    change = Change(ticket_id, "commented", changes, comment_id=comment_id, public=public, status_note=status_note)
+    _notify(conn, change, now)
     return comment_id
 
 

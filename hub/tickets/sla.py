@@ -15,17 +15,18 @@ from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Table, bindparam, delete, insert, select
+from sqlalchemy import Connection, Table, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
 from hub import clock
+from hub.store import deferred
 from hub.store.db import write
-from hub.store.tables import sla_timers, ticket_history, ticket_metrics
+from hub.store.tables import sla_timers, ticket_metrics
 from hub.tickets import rows
 from hub.tickets.calendar import BusinessCalendar
 from hub.tickets.desk_config import DeskConfig, Policy
-from hub.tickets.service import update_ticket
+from hub.tickets.service import update_ticket, write_history
 
 if TYPE_CHECKING:
     from hub.runtime import Hub
@@ -221,17 +222,9 @@ def _scheduled(stored: dict[str, Any] | None) -> datetime | None:
 
 
 def _history(conn: Connection, ticket_id: int, now: datetime, alert: Alert) -> None:
-    conn.execute(
-        insert(ticket_history).values(
-            ticket_id=ticket_id,
-            at=now,
-            actor="sla",
-            action="sla_breached" if alert.kind == "sla_breach" else "sla_warning",
-            field=alert.metric,
-            old=None,
-            new=alert.due_at,
-        )
-    )
+    action = "sla_breached" if alert.kind == "sla_breach" else "sla_warning"
+    line = {"ticket_id": ticket_id, "at": now, "actor": "sla", "action": action, "field": alert.metric}
+    write_history(conn, [{**line, "new": alert.due_at}])
 
 
 @cache
@@ -244,9 +237,13 @@ def _upsert_statement(dialect_name: str, table: Table, columns: tuple[str, ...])
     )
 
 
-def _upsert(conn: Connection, table: Table, values: dict[str, Any]) -> None:
+def _upsert(conn: Connection, table: Table, values: dict[str, Any], *, defer: bool = False) -> None:
     columns = tuple(k for k in values if k != "ticket_id")
-    conn.execute(_upsert_statement(conn.dialect.name, table, columns), values)
+    statement = _upsert_statement(conn.dialect.name, table, columns)
+    if defer:  # the report metrics: nothing reads them inside a change
+        deferred.execute(conn, statement, [values], key="ticket_id")
+    else:
+        conn.execute(statement, values)
 
 
 _DELETE_TIMER = delete(sla_timers).where(sla_timers.c.ticket_id == bindparam("ticket_id"))
@@ -284,6 +281,7 @@ def _metrics(conn: Connection, row: Any, sla: dict[str, Any]) -> None:
             "resolution_met": _met(targets.get("resolution"), "resolution" in breached, final),
             "reopens": int(sla.get("reopened", 0)),
         },
+        defer=True,
     )
 
 
