@@ -43,16 +43,14 @@ def on_change(conn: Connection, change: service.Change, now: datetime) -> None:
         return
     if type(connector).follow_up is Connector.follow_up:
         return
-    ticket = queries.get(conn, change.ticket_id)
-    if ticket is None:
-        return
+    ticket = queries.document(row, rows.subscribers(conn, change.ticket_id))
     answer = TicketChange(
         action=change.action,
         ticket=ticket,
         fields=dict(change.fields),
         version=int(row.version),
         at=now,
-        comment=_comment(conn, change.comment_id),
+        comment=_comment(conn, change),
         thread_refs=tuple(ticket["source"].get("thread_refs") or ()),
     )
     for out in connector.follow_up(answer):
@@ -69,10 +67,10 @@ def on_change(conn: Connection, change: service.Change, now: datetime) -> None:
                 service.add_ref(conn, "thread", "", ref, change.ticket_id)
 
 
-def _comment(conn: Connection, comment_id: int | None) -> dict[str, Any] | None:
-    if comment_id is None:
+def _comment(conn: Connection, change: service.Change) -> dict[str, Any] | None:
+    if change.comment_id is None:
         return None
-    r = conn.execute(select(comments).where(comments.c.id == comment_id)).first()
+    r = change.comment or conn.execute(select(comments).where(comments.c.id == change.comment_id)).first()
     if r is None:
         return None
     return {

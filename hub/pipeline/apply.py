@@ -36,7 +36,7 @@ class ApplyContext:
 
     def actor(self, event: dict[str, Any]) -> Actor:
         email = (event.get("actor") or {}).get("email")
-        return Actor(f"connector:{event['instance']}", self.inbox_id, email)
+        return Actor(f"connector:{event['instance']}", self.inbox_id, email, event["instance"])
 
 
 Handler = Callable[[ApplyContext, dict[str, Any]], int]

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, and_, bindparam, select
 
 from hub import clock
 from hub.outbox.queue import enqueue
-from hub.store.tables import comments, inbox, subscribers, tickets
+from hub.store.tables import comments, inbox, tickets
 from hub.tickets import rows, status_link
 from hub.tickets.service import Change
 
@@ -98,7 +98,7 @@ def _what(conn: Connection, change: Change, row: Any, now: datetime) -> tuple[st
         old, new = change.fields["assignee"]
         return ("assigned" if new and new != old else None), f"assigned:{row.version}", None
     if change.action == "commented" and change.public and change.comment_id and not change.fields:
-        found = conn.execute(_COMMENT, {"comment_id": change.comment_id}).first()
+        found = change.comment or conn.execute(_COMMENT, {"comment_id": change.comment_id}).first()
         announced = change.status_note and row.status in STATUS_KINDS  # the status update carries it
         if found is None or announced or _from_requester_side(conn, row, found):
             return None, "", None
@@ -114,26 +114,19 @@ def _from_requester_side(conn: Connection, row: Any, comment: Any) -> bool:
         return True
     if comment.inbox_id is None:
         return False
-    instance = conn.execute(_INBOX_INSTANCE, {"inbox_id": comment.inbox_id}).scalar()
+    instance = getattr(comment, "via_instance", None) or (
+        conn.execute(_INBOX_INSTANCE, {"inbox_id": comment.inbox_id}).scalar()
+    )
     return instance == row.source_instance
 
 
 def _subscribed(conn: Connection, ticket_id: int, address: str) -> bool:
-    return conn.execute(_SUBSCRIBED, {"ticket_id": ticket_id, "address": address}).first() is not None
+    return any(s.address == address for s in rows.subscribers(conn, ticket_id))
 
 
 # Built once: these run for nearly every change (bench/README.md).
 _COMMENT = select(comments).where(comments.c.id == bindparam("comment_id"))
 _INBOX_INSTANCE = select(inbox.c.instance).where(inbox.c.id == bindparam("inbox_id"))
-_SUBSCRIBED = select(subscribers.c.address).where(
-    subscribers.c.ticket_id == bindparam("ticket_id"), subscribers.c.address == bindparam("address")
-)
-_SUBSCRIBERS = (
-    select(subscribers).where(subscribers.c.ticket_id == bindparam("ticket_id")).order_by(subscribers.c.added_at)
-)
-_WEBHOOK_SUBSCRIBERS = select(subscribers.c.address).where(
-    subscribers.c.ticket_id == bindparam("ticket_id"), subscribers.c.channel == "webhook"
-)
 
 
 def _note(conn: Connection, ticket_id: int, now: datetime) -> Any:
@@ -157,7 +150,7 @@ _PUBLIC_COMMENT_NOW = (
 def recipients(conn: Connection, row: Any, kind: str) -> list[dict[str, Any]]:
     """The requester first, then subscribers. When an original is resolved, the reporters of its
     duplicates hear it through their own tickets, so they are left out here."""
-    subs = conn.execute(_SUBSCRIBERS, {"ticket_id": row.id}).all()
+    subs = rows.subscribers(conn, row.id)
     out = [{"address": s.address, "name": s.name, "channel": s.channel, "role": s.role} for s in subs]
     requester = row.requester or {}
     if not any(r["role"] == "requester" for r in out) and (requester.get("phone") or requester.get("email")):
@@ -288,7 +281,8 @@ def callback_urls(conn: Connection, row: Any) -> list[str]:
     """attributes.callback_url, and subscribers on the webhook channel whose address is a URL."""
     given = (row.attributes or {}).get("callback_url")
     urls: list[str] = []
-    for url in [given, *conn.execute(_WEBHOOK_SUBSCRIBERS, {"ticket_id": row.id}).scalars()]:
+    hooks = [s.address for s in rows.subscribers(conn, row.id) if s.channel == "webhook"]
+    for url in [given, *hooks]:
         if isinstance(url, str) and url.lower().startswith(("http://", "https://")) and url not in urls:
             urls.append(url)
     return urls

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
@@ -33,6 +34,7 @@ class Actor:
     name: str
     inbox_id: int | None = None
     email: str | None = None
+    instance: str | None = None  # the connector instance whose inbox event this is
 
 
 @dataclass
@@ -43,6 +45,7 @@ class Change:
     comment_id: int | None = None
     public: bool = False
     status_note: bool = False  # the note of a status change, announced with the status
+    comment: Any = None  # the comment just added (its columns, id, and via_instance)
 
 
 # Listeners (notifications, SLA clocks, workflows) run inside the same transaction.
@@ -171,18 +174,23 @@ def add_subscriber(
     channel: str | None = None,
     role: str = "watcher",
 ) -> bool:
-    return insert_ignore(
-        conn,
-        subscribers,
-        {
-            "ticket_id": ticket_id,
-            "address": address.strip().lower(),
-            "name": name,
-            "channel": channel,
-            "role": role,
-            "added_at": now,
-        },
-    )
+    values = {
+        "ticket_id": ticket_id,
+        "address": address.strip().lower(),
+        "name": name,
+        "channel": channel,
+        "role": role,
+        "added_at": now,
+    }
+    added = conn.execute(_add_subscriber_statement(conn.dialect.name), values).first() is not None
+    if added:
+        rows.subscribed(conn, values)
+    return added
+
+
+@cache
+def _add_subscriber_statement(dialect_name: str) -> Insert:
+    return rows.patching(_insert_ignore_statement(dialect_name, subscribers))
 
 
 def create_ticket(
@@ -376,7 +384,10 @@ def add_comment(
     if changes:
         lines += _history_lines(ticket_id, actor, now, "reopened", changes)
     write_history(conn, lines)
-    change = Change(ticket_id, "commented", changes, comment_id=comment_id, public=public, status_note=status_note)
+    added = SimpleNamespace(**comment, id=comment_id, via_instance=actor.instance)
+    change = Change(
+        ticket_id, "commented", changes, comment_id=comment_id, public=public, status_note=status_note, comment=added
+    )
     _notify(conn, change, now)
     return comment_id
 
@@ -385,10 +396,5 @@ def is_party(conn: Connection, ticket_id: int, address: str | None) -> bool:
     """Whether `address` is the requester or a subscriber of the ticket (may write into it)."""
     if not address:
         return False
-    found = conn.execute(_IS_PARTY, {"ticket_id": ticket_id, "address": address.strip().lower()}).first()
-    return found is not None
-
-
-_IS_PARTY = select(subscribers.c.address).where(
-    subscribers.c.ticket_id == bindparam("ticket_id"), subscribers.c.address == bindparam("address")
-)
+    address = address.strip().lower()
+    return any(s.address == address for s in rows.subscribers(conn, ticket_id))
