@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, or_, select
+from sqlalchemy import Connection, bindparam, select, union_all
 
 from hub.store.tables import ticket_refs, tickets
 from hub.tickets.service import find_ref, is_party
@@ -33,11 +33,19 @@ def by_external_id_or_origin(conn: Connection, event: dict[str, Any], dedup_key:
     return int(ticket_id) if ticket_id else None
 
 
-_EXTERNAL_OR_ORIGIN = select(ticket_refs.c.kind, ticket_refs.c.ticket_id).where(
-    ticket_refs.c.scope == bindparam("instance"),
-    or_(
-        and_(ticket_refs.c.kind == "external", ticket_refs.c.key == bindparam("external_id")),
-        and_(ticket_refs.c.kind == "event", ticket_refs.c.key == bindparam("dedup_key")),
+# Two exact primary-key lookups, not one OR: a generic plan PostgreSQL prepared while the table
+# was empty scanned every ref of the scope for the OR form (the bench's PostgreSQL worker was
+# bound by it).
+_EXTERNAL_OR_ORIGIN = union_all(
+    select(ticket_refs.c.kind, ticket_refs.c.ticket_id).where(
+        ticket_refs.c.kind == "external",
+        ticket_refs.c.scope == bindparam("instance"),
+        ticket_refs.c.key == bindparam("external_id"),
+    ),
+    select(ticket_refs.c.kind, ticket_refs.c.ticket_id).where(
+        ticket_refs.c.kind == "event",
+        ticket_refs.c.scope == bindparam("instance"),
+        ticket_refs.c.key == bindparam("dedup_key"),
     ),
 )
 

@@ -163,7 +163,7 @@ def _process_row(hub: Hub, conn: Connection, row: Any, careful: bool, states: li
 
 def _apply(hub: Hub, conn: Connection, row: Any, events: list[dict[str, Any]], now: Any) -> int | None:
     """The ticket the event landed on (the last one, for an event that touched several)."""
-    ctx = ApplyContext(conn, hub, row.id, row.dedup_key, now)
+    ctx = ApplyContext(conn, hub, row.id, row.dedup_key, now, replay=row.processed_at is not None)
     ticket_ids = [apply_event(ctx, event) for event in events]
     return next((t for t in reversed(ticket_ids) if t), None)
 
