@@ -11,7 +11,7 @@ from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from hub.app import current_hub
-from hub.reports import charts, render
+from hub.reports import render
 from hub.reports.performance import Report, performance
 from hub.reports.period import period
 from hub.store.db import read
@@ -68,6 +68,8 @@ def performance_report() -> ResponseReturnValue:
 @bp.get("/performance/chart.<fmt>")
 @requires(SCOPE)
 def performance_chart(fmt: str) -> ResponseReturnValue:
+    from hub.reports import charts  # matplotlib is ~45 MB resident: loaded by the first chart only
+
     report = _report()
     try:
         image = charts.chart(report, request.args.get("kind", "volume"), fmt)
