@@ -1,7 +1,7 @@
 """Benchmark (not a test): build N tickets with their metrics and time the performance report.
 
-    .venv/bin/python bench/report_bench.py                       # SQLite file, 1,000,000 tickets
-    .venv/bin/python bench/report_bench.py --url postgresql://root@127.0.0.1/test --tickets 1000000
+    .venv/bin/python -m bench.report_bench                       # SQLite file, 1,000,000 tickets
+    .venv/bin/python -m bench.report_bench --url postgresql://root@127.0.0.1/test --tickets 1000000
 
 The database must be empty or disposable: the script migrates it and appends tickets. Results
 (timings per grouping and period, backend, row counts) go to bench/results/<date>-<backend>.json.
