@@ -1,9 +1,10 @@
 """Percentiles as percentile_cont computes them (linear interpolation between the closest ranks).
 
 PostgreSQL computes them in SQL (`native`, one aggregate pass with GROUPING SETS for the total).
-SQLite has no percentile function: there the report streams the period's durations once, in
-C-sorted Python lists per group, which beats any SQL formulation SQLite can run (window functions
-sort once per measure and re-scan per group)."""
+SQLite has no percentile function: there the report's one grouped pass also returns each group's
+durations as a group_concat list, which Python parses and sorts (C code both); that beats any SQL
+formulation SQLite can run (window functions sort once per measure and re-scan per group) and a
+second pass streaming the rows (measured in bench/README.md)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,8 @@ satisfaction (mean 1-5 and answers); onboarding lead time (calendar hours, reque
 Everything comes from ticket_metrics, a narrow fact table kept current by the SLA listener, so a
 report is a few aggregate queries over one table (indexes on created_at and finished_at), no joins.
 Additive measures are summed per group in SQL and the total is their sum; percentiles come from
-percentile_cont on PostgreSQL and from one streamed pass on SQLite (see percentiles.py).
+percentile_cont on PostgreSQL; on SQLite the sums query also returns each group's durations
+(group_concat) and Python sorts them (see percentiles.py).
 """
 
 from __future__ import annotations
@@ -106,15 +107,24 @@ def performance(conn: Connection, desk: DeskConfig, start: datetime, end: dateti
     g = group_column(desk, group_by).label("g")
     in_period = _in_period(conn, start, end)
     sums: dict[Any, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for row in conn.execute(select(g, *(v.label(k) for k, v in SUMS.items())).where(in_period).group_by(g)):
+    sqlite = conn.dialect.name == "sqlite"
+    # SQLite: the period's durations come with the sums, one group_concat per measure, in the same
+    # pass (a second pass streaming them row by row cost more than the report's target).
+    durations = [func.group_concat(column).label(name) for name, column in DURATIONS.items()] if sqlite else []
+    found: dict[Any, dict[str, list[float]]] = defaultdict(dict)
+    query = select(g, *(v.label(k) for k, v in SUMS.items()), *durations).where(in_period).group_by(g)
+    for row in conn.execute(query):
         for key in SUMS:
             value = float(getattr(row, key) or 0)
             sums[row.g][key] += value
             sums[TOTAL][key] += value
+        for name in DURATIONS if sqlite else ():
+            text = getattr(row, name)
+            found[row.g][name] = sorted(map(float, text.split(","))) if text else []
     for key, count in _backlog(conn, g, end).items():
         sums[key]["backlog"] += count
         sums[TOTAL]["backlog"] += count
-    quantiles = _percentiles(conn, g, in_period)
+    quantiles = _quantiles_of(found) if sqlite else _native_percentiles(conn, g, in_period)
     keys = sorted((k for k in sums if k is not TOTAL), key=str)
     rows = [_row(k, sums[k], quantiles.get(k, {})) for k in keys]
     return Report(start, end, group_by, rows, _row("all", sums[TOTAL], quantiles.get(TOTAL, {})))
@@ -142,32 +152,36 @@ def _backlog(conn: Connection, g: ColumnElement[Any], end: datetime) -> dict[Any
     return out
 
 
-def _percentiles(conn: Connection, g: ColumnElement[Any], in_period: Any) -> dict[Any, dict[str, float | None]]:
-    if conn.dialect.name == "postgresql":
-        measures = [
-            percentiles.native(column, q).label(f"{name}_{int(q * 100)}")
-            for name, column in DURATIONS.items()
-            for q in percentiles.QUANTILES
-        ]
-        query = select(func.grouping(g).label("is_total"), g, *measures).where(in_period)
-        rows = conn.execute(query.group_by(func.grouping_sets(tuple_(g), tuple_()))).mappings()
-        return {(TOTAL if r["is_total"] else r["g"]): dict(r) for r in rows}
-    values: dict[Any, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    names = list(DURATIONS)
-    result = conn.execute(select(g, *DURATIONS.values()).where(in_period))
-    for row in result.cursor.fetchall():  # plain strings and floats: skip building Row objects
-        for name, value in zip(names, row[1:], strict=True):
-            if value is not None:
-                values[row[0]][name].append(float(value))
-                values[TOTAL][name].append(float(value))
-    out: dict[Any, dict[str, float | None]] = {}
-    for key, per_name in values.items():
-        out[key] = {}
-        for name, found in per_name.items():
-            found.sort()
-            for q in percentiles.QUANTILES:
-                out[key][f"{name}_{int(q * 100)}"] = percentiles.interpolate(found, q)
+def _native_percentiles(conn: Connection, g: ColumnElement[Any], in_period: Any) -> dict[Any, dict[str, float | None]]:
+    """PostgreSQL: percentile_cont per group and for all groups (GROUPING SETS), in one pass."""
+    measures = [
+        percentiles.native(column, q).label(f"{name}_{int(q * 100)}")
+        for name, column in DURATIONS.items()
+        for q in percentiles.QUANTILES
+    ]
+    query = select(func.grouping(g).label("is_total"), g, *measures).where(in_period)
+    rows = conn.execute(query.group_by(func.grouping_sets(tuple_(g), tuple_()))).mappings()
+    return {(TOTAL if r["is_total"] else r["g"]): dict(r) for r in rows}
+
+
+def _quantiles_of(found: dict[Any, dict[str, list[float]]]) -> dict[Any, dict[str, float | None]]:
+    """Per group and for all groups, from each group's sorted durations (the total's list is the
+    groups' sorted lists concatenated: timsort merges the runs)."""
+    out: dict[Any, dict[str, float | None]] = defaultdict(dict)
+    for name in DURATIONS:
+        everything: list[float] = []
+        for key, per_name in found.items():
+            ordered = per_name.get(name, [])
+            everything += ordered
+            _quantiles(out[key], name, ordered)
+        everything.sort()
+        _quantiles(out[TOTAL], name, everything)
     return out
+
+
+def _quantiles(into: dict[str, float | None], name: str, ordered: list[float]) -> None:
+    for q in percentiles.QUANTILES:
+        into[f"{name}_{int(q * 100)}"] = percentiles.interpolate(ordered, q)
 
 
 def _hours(value: Any) -> float | None:
