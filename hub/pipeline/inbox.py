@@ -13,9 +13,11 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
 
 from hub import clock
 from hub.sdk.connector import RawEvent
@@ -77,12 +79,8 @@ def store_many(
             )
     if not rows:
         return [[] for _ in groups]
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     # One compiled statement; SQLAlchemy sends the rows as multi-row VALUES ("insertmanyvalues").
-    statement = (
-        dialect.insert(inbox).on_conflict_do_nothing().returning(inbox.c.id, inbox.c.instance, inbox.c.dedup_key)
-    )
-    inserted = {(r.instance, r.dedup_key): int(r.id) for r in conn.execute(statement, rows)}
+    inserted = {(r.instance, r.dedup_key): int(r.id) for r in conn.execute(_insert_statement(conn.dialect.name), rows)}
     missing = {(str(r["instance"]), str(r["dedup_key"])) for r in rows} - inserted.keys()
     existing: dict[tuple[str, str], int] = {}
     for instance in {i for i, _k in missing}:
@@ -107,6 +105,13 @@ def store_many(
                 out.append(Stored(inserted.get(ident) or existing[ident], key, True))
         results.append(out)
     return results
+
+
+@cache
+def _insert_statement(dialect_name: str) -> Insert:
+    """Built once per dialect: the group committer runs it for every batch, competing for the GIL."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(inbox).on_conflict_do_nothing().returning(inbox.c.id, inbox.c.instance, inbox.c.dedup_key)
 
 
 def receive(engine: Engine, instance: str, events: Sequence[RawEvent]) -> list[Stored]:
