@@ -105,7 +105,7 @@ _HISTORY_BLANK = {"field": None, "old": None, "new": None, "inbox_id": None}
 # The hot statements are built once: constructing and cache-keying a Core statement per call cost
 # ~5x executing it (bench/README.md). Values travel as parameters.
 _INSERT_HISTORY = insert(ticket_history)
-_INSERT_TICKET = insert(tickets).returning(tickets.c.id)
+_INSERT_TICKET = rows.patching(insert(tickets).returning(tickets.c.id))  # cached by `remember`
 _INSERT_COMMENT = insert(comments).returning(comments.c.id)
 _SET_NUMBER = rows.patching(
     update(tickets).where(tickets.c.id == bindparam("ticket_id")).values(number=bindparam("v_number"))
