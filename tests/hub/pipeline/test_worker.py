@@ -234,3 +234,36 @@ def test_undecodable_text_is_cleaned_not_dead_lettered(make_hub, monkeypatch):
     assert drain(hub).done == 1
     with read(hub.engine) as conn:
         assert [t["title"] for t in queries.search(conn)] == ["Caf?"]
+
+
+def test_a_failing_event_reruns_its_batch_without_doubling_history_or_metrics(make_hub):
+    """The optimistic pass queues history and metrics rows for the end of the batch; when one event
+    fails, the batch rolls back and reruns with savepoints: every good event's rows exist once."""
+    from hub.store.tables import ticket_history, ticket_metrics
+
+    hub = make_hub()
+    receive(
+        hub.engine,
+        "src",
+        [
+            raw("a1", external_id="A", data={"title": "Broken bench"}),
+            raw("x1", type="ticket.comment", external_id="NOPE", data={"body": "lost"}),
+            raw("a2", type="ticket.comment", external_id="A", data={"body": "still broken"}),
+        ],
+    )
+    report = process_batch(hub)
+    assert (report.done, report.deferred) == (2, 1)
+    with read(hub.engine) as conn:
+        (ticket_id,) = conn.execute(select(tickets.c.id)).scalars()
+        actions = list(
+            conn.execute(
+                select(ticket_history.c.action)
+                .where(ticket_history.c.ticket_id == ticket_id, ticket_history.c.actor.like("connector:%"))
+                .order_by(ticket_history.c.id)
+            ).scalars()
+        )
+        metrics_rows = conn.execute(select(func.count()).select_from(ticket_metrics)).scalar_one()
+        bodies = list(conn.execute(select(comments.c.body)).scalars())
+    assert actions == ["created", "commented"]
+    assert metrics_rows == 1
+    assert bodies == ["still broken"]

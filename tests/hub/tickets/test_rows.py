@@ -1,0 +1,114 @@
+"""The per-batch ticket row and subscriber cache: one read per change, never older than the database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, event, update
+
+from hub import clock
+from hub.store.db import write
+from hub.store.tables import subscribers, tickets
+from hub.tickets import rows, service
+from hub.tickets.service import Actor
+
+ACTOR = Actor("test")
+
+
+def _new_ticket(conn, title: str = "Pothole on Main St", email: str | None = "ana@example.org") -> int:
+    data = {"title": title, "requester": {"name": "Ana", "email": email} if email else {}}
+    return service.create_ticket(
+        conn, data, instance="src", connector="webhook", channel="web", prefix="REQ", actor=ACTOR, now=clock.now()
+    )
+
+
+@contextmanager
+def counting_selects(engine: Engine) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_a_new_ticket_is_read_from_the_cache_with_what_the_database_holds(engine):
+    with write(engine) as conn:
+        ticket_id = _new_ticket(conn)
+        conn.commit()
+    with write(engine) as conn, rows.cached(conn):
+        ticket_id2 = _new_ticket(conn, "Streetlight out")
+        with counting_selects(engine) as selects:
+            cached = rows.load(conn, ticket_id2)
+            subs = rows.subscribers(conn, ticket_id2)
+        assert selects == []  # both came from the insert
+        fresh = conn.execute(tickets.select().where(tickets.c.id == ticket_id2)).one()
+        assert {k: getattr(cached, k) for k in fresh._mapping} == dict(fresh._mapping)
+        assert [s.address for s in subs] == ["ana@example.org"]
+        with counting_selects(engine) as selects:
+            first = rows.load(conn, ticket_id)
+            again = rows.load(conn, ticket_id)
+        assert len(selects) == 1 and first is again
+
+
+def test_service_updates_patch_the_cached_row_and_bump_the_version(engine):
+    with write(engine) as conn, rows.cached(conn):
+        ticket_id = _new_ticket(conn)
+        version = rows.load(conn, ticket_id).version
+        assert service.change_status(conn, ticket_id, "in_progress", actor=ACTOR, now=clock.now())
+        with counting_selects(engine) as selects:
+            row = rows.load(conn, ticket_id)
+        assert selects == []
+        assert (row.status, row.version) == ("in_progress", version + 1)
+        stored = conn.execute(tickets.select().where(tickets.c.id == ticket_id)).one()
+        assert (stored.status, stored.version) == (row.status, row.version)
+
+
+def test_any_other_write_to_tickets_or_subscribers_empties_the_cache(engine):
+    with write(engine) as conn, rows.cached(conn):
+        ticket_id = _new_ticket(conn)
+        rows.load(conn, ticket_id)
+        conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(queue="water"))
+        assert rows.load(conn, ticket_id).queue == "water"
+        conn.execute(subscribers.delete().where(subscribers.c.ticket_id == ticket_id))
+        assert rows.subscribers(conn, ticket_id) == []
+        assert not service.is_party(conn, ticket_id, "ana@example.org")
+
+
+def test_a_rolled_back_savepoint_leaves_no_trace_in_the_cache(engine):
+    with write(engine) as conn, rows.cached(conn):
+        ticket_id = _new_ticket(conn)
+        savepoint = conn.begin_nested()
+        service.change_status(conn, ticket_id, "resolved", actor=ACTOR, now=clock.now())
+        service.add_subscriber(conn, ticket_id, "bo@example.org", clock.now())
+        assert rows.load(conn, ticket_id).status == "resolved"
+        savepoint.rollback()
+        assert rows.load(conn, ticket_id).status == "new"
+        assert [s.address for s in rows.subscribers(conn, ticket_id)] == ["ana@example.org"]
+
+
+def test_added_subscribers_are_parties_at_once(engine):
+    with write(engine) as conn, rows.cached(conn):
+        ticket_id = _new_ticket(conn, email=None)
+        assert rows.subscribers(conn, ticket_id) == []
+        assert service.add_subscriber(conn, ticket_id, " Bo@Example.org ", clock.now())
+        assert not service.add_subscriber(conn, ticket_id, "bo@example.org", clock.now())  # already there
+        with counting_selects(engine) as selects:
+            assert service.is_party(conn, ticket_id, "BO@example.org")
+        assert selects == []
+        assert len(rows.subscribers(conn, ticket_id)) == 1
+
+
+def test_outside_a_batch_every_load_reads_the_database(engine):
+    with write(engine) as conn:
+        ticket_id = _new_ticket(conn)
+        with counting_selects(engine) as selects:
+            rows.load(conn, ticket_id)
+            rows.load(conn, ticket_id)
+        assert len(selects) == 2
