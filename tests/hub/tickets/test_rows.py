@@ -27,7 +27,7 @@ def _new_ticket(conn, title: str = "Pothole on Main St", email: str | None = "an
 def counting_selects(engine: Engine) -> Iterator[list[str]]:
     seen: list[str] = []
 
-    def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+    def record(conn, cursor, statement, parameters, context, executemany):
         if statement.lstrip().upper().startswith("SELECT"):
             seen.append(statement)
 
