@@ -190,6 +190,8 @@ def add_subscriber(
 
 @cache
 def _add_subscriber_statement(dialect_name: str) -> Insert:
+    """The insert-ignore of subscribers, marked as patching the row cache: add subscribers only
+    through `add_subscriber`, which does."""
     return rows.patching(_insert_ignore_statement(dialect_name, subscribers))
 
 
