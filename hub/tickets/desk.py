@@ -9,6 +9,7 @@ connection's engine, so the worker, the CLI and the web layer all behave the sam
 from __future__ import annotations
 
 from datetime import datetime
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
@@ -36,13 +37,36 @@ def _hub(conn: Connection) -> Hub | None:
 
 
 def prepare(conn: Connection, draft: service.Draft, now: datetime) -> None:
-    """Route a new ticket: rules set queue, priority, ...; history says which rule and what."""
+    """Route a new ticket, then start its SLA clock."""
     hub = _hub(conn)
     if hub is None:
         return
     desk: DeskConfig = hub.config.desk
-    if desk.triage_queue is None and not desk.rules:
-        return
+    if desk.triage_queue is not None or desk.rules:
+        _route(desk, draft, now)
+    _start_clock(desk, draft, now)
+
+
+def _start_clock(desk: DeskConfig, draft: service.Draft, now: datetime) -> None:
+    """The clock a new ticket starts with goes in with its INSERT: reconciling it right after
+    finds nothing to change, one UPDATE less per new ticket. (Linked as a duplicate, it changes.)"""
+    from hub.tickets import sla
+
+    data = draft.data
+    status = data.get("status", "new")
+    ticket = SimpleNamespace(
+        created_at=now,
+        status=status,
+        priority=data.get("priority", "normal"),
+        queue=data.get("queue"),
+        first_response_at=None,
+        duplicate_of_id=None,
+    )
+    data["sla"] = sla.advance(desk, ticket, data.get("sla"), now)
+
+
+def _route(desk: DeskConfig, draft: service.Draft, now: datetime) -> None:
+    """Rules set queue, priority, ...; history says which rule and what."""
     candidate = Candidate(draft.data, draft.instance, draft.channel, now)
     decision = route(desk.rules, candidate, desk.triage_queue)
     if decision.sla_policy:
@@ -64,6 +88,6 @@ def on_change(conn: Connection, change: service.Change, now: datetime) -> None:
     desk: DeskConfig = hub.config.desk
     if change.action == "created":
         duplicates.link_if_duplicate(conn, desk, change.ticket_id, now)
-    sla.reconcile(conn, hub, change.ticket_id, now)
+    sla.reconcile(conn, hub, change.ticket_id, now, new=change.action == "created")
     notify.on_change(conn, hub, change, now)
     duplicates.on_change(conn, desk, change, now)

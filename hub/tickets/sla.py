@@ -193,8 +193,9 @@ def next_check(sla: dict[str, Any]) -> datetime | None:
     return min(instants) if instants else None
 
 
-def reconcile(conn: Connection, hub: Hub, ticket_id: int, now: datetime) -> list[Alert]:
-    """Bring one ticket's clocks, timer and metrics up to date; record and announce alerts."""
+def reconcile(conn: Connection, hub: Hub, ticket_id: int, now: datetime, *, new: bool = False) -> list[Alert]:
+    """Bring one ticket's clocks, timer and metrics up to date; record and announce alerts.
+    `new`: the ticket was just created (its stored clock has no timer yet)."""
     desk = hub.config.desk
     row = rows.load(conn, ticket_id)
     if row is None:
@@ -204,7 +205,7 @@ def reconcile(conn: Connection, hub: Hub, ticket_id: int, now: datetime) -> list
     if sla != row.sla:
         update_ticket(conn, ticket_id, {"sla": sla}, bump=False)
     due = next_check(sla)
-    if due != _scheduled(row.sla):  # sla_timers holds next_check of the stored clock
+    if due != (None if new else _scheduled(row.sla)):  # sla_timers holds next_check of the stored clock
         _timer(conn, ticket_id, due)
     _metrics(conn, row, sla)
     if alerts:

@@ -143,3 +143,25 @@ def test_a_rule_pins_a_24x7_policy_that_a_queue_change_keeps(desk_hub, fake_cloc
     routed = history(hub, ticket["id"], "routed")
     assert {h["field"]: h["new"] for h in routed}["rule"] == "water-emergency"
     assert routed[0]["actor"] == "routing:water-emergency"
+
+
+def test_a_new_ticket_starts_its_clock_in_its_insert_and_gets_its_timer(desk_hub, fake_clock):
+    """The clock is computed before the INSERT, so no UPDATE of tickets.sla follows it, and the
+    first check (the first-response warning) is scheduled all the same."""
+    from sqlalchemy import event
+
+    hub = desk_hub()
+    updates: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("UPDATE TICKETS") and "sla" in statement:
+            updates.append(statement)
+
+    event.listen(hub.engine, "before_cursor_execute", record)
+    ticket = Feed(hub)({"title": "Broken bench", "requester": CITIZEN}, external_id="T1")
+    event.remove(hub.engine, "before_cursor_execute", record)
+    assert updates == []
+    assert ticket["sla"]["first_response_warn_at"] == "2026-11-27T19:12:00Z"  # 80% of 4h: 09-12, 13-13:12
+    with read(hub.engine) as conn:
+        (timer,) = conn.execute(select(sla_timers.c.next_check_at).where(sla_timers.c.ticket_id == ticket["id"]))
+    assert timer.next_check_at == utc(2026, 11, 27, 19, 12)
