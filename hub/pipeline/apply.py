@@ -111,11 +111,10 @@ def _create(ctx: ApplyContext, event: dict[str, Any]) -> int:
             now=ctx.now,
             external_id=event.get("external_id"),
             thread_refs=event.get("thread_refs"),
+            origin=ctx.dedup_key,
         )
-    except service.ExternalIdTaken as exc:
-        raise Conflict(f"{exc}: taken by a concurrent event") from exc
-    if not service.add_ref(conn, "event", instance, ctx.dedup_key, ticket_id):
-        raise Conflict("this event was processed concurrently")
+    except service.RefTaken as exc:
+        raise Conflict(f"{exc}: created by a concurrent event") from exc
     return ticket_id
 
 

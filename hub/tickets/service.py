@@ -23,8 +23,9 @@ FINAL_STATUSES = ("resolved", "closed", "cancelled")
 UPDATABLE_FIELDS = ("title", "priority", "category", "queue", "assignee", "tags", "attributes", "type")
 
 
-class ExternalIdTaken(Exception):
-    """Another ticket holds this source's id already (a concurrent create of the same ticket)."""
+class RefTaken(Exception):
+    """A ref only this new ticket may hold (its source id, its raw event) already points at a
+    ticket: the same ticket was created concurrently."""
 
 
 @dataclass
@@ -145,6 +146,16 @@ def add_ref(conn: Connection, kind: str, scope: str, key: str, ticket_id: int) -
     return insert_ignore(conn, ticket_refs, {"kind": kind, "scope": scope, "key": key, "ticket_id": ticket_id})
 
 
+def add_refs(conn: Connection, refs: list[tuple[str, str, str]], ticket_id: int) -> set[tuple[str, str, str]]:
+    """Several (kind, scope, key) refs in one statement; returns those that already pointed at a
+    ticket."""
+    if not refs:
+        return set()
+    values = [{"kind": kind, "scope": scope, "key": key, "ticket_id": ticket_id} for kind, scope, key in refs]
+    added = {tuple(r) for r in conn.execute(_insert_ignore_statement(conn.dialect.name, ticket_refs), values)}
+    return {ref for ref in refs if ref not in added}
+
+
 _FIND_REF = (
     select(ticket_refs.c.ticket_id)
     .where(
@@ -207,7 +218,10 @@ def create_ticket(
     now: datetime,
     external_id: str | None = None,
     thread_refs: list[str] | None = None,
+    origin: str | None = None,
 ) -> int:
+    """`origin`: the dedup key of the raw event creating the ticket, kept so that a replay of the
+    event finds this ticket. Raises RefTaken when the external id or the origin has a ticket."""
     draft = Draft(dict(data), instance, data.get("channel", channel))
     for prepare in preparers:
         prepare(conn, draft, now)
@@ -252,10 +266,13 @@ def create_ticket(
     number = f"{prefix}-{now.year}-{ticket_id:06d}"
     conn.execute(_SET_NUMBER, {"ticket_id": ticket_id, "v_number": number})
     rows.remember(conn, ticket_id, {**row, "number": number})
-    if external_id and not add_ref(conn, "external", instance, external_id, ticket_id):
-        raise ExternalIdTaken(f"external id {external_id!r} of {instance!r} already has a ticket")
-    for ref in thread_refs or []:
-        add_ref(conn, "thread", "", ref, ticket_id)
+    own = [("external", instance, external_id)] if external_id else []
+    own += [("event", instance, origin)] if origin else []
+    taken = add_refs(conn, [*own, *(("thread", "", ref) for ref in thread_refs or [])], ticket_id)
+    for kind, _scope, key in own:
+        if (kind, instance, key) in taken:
+            what = "external id" if kind == "external" else "event"
+            raise RefTaken(f"{what} {key!r} of {instance!r} already has a ticket")
     if requester.get("email"):
         add_subscriber(
             conn, ticket_id, requester["email"], now, name=requester.get("name"), channel=channel, role="requester"
