@@ -153,6 +153,9 @@ def _process_row(hub: Hub, conn: Connection, row: Any, careful: bool, states: li
     except DBAPIError as exc:
         if exc.connection_invalidated:
             raise  # the database went away: the whole batch rolls back and is retried
+        # e.g. two workers' batches locked the same tickets in opposite order: try again later
+        if _transient(exc) and _defer(hub, conn, row, now, f"database conflict, retried: {exc.orig}"):
+            return "deferred"
         return finish("dead", f"database rejected the event: {exc.orig}")
     except _NeedsSavepoints:
         raise
@@ -166,6 +169,15 @@ def _apply(hub: Hub, conn: Connection, row: Any, events: list[dict[str, Any]], n
     ctx = ApplyContext(conn, hub, row.id, row.dedup_key, now, replay=row.processed_at is not None)
     ticket_ids = [apply_event(ctx, event) for event in events]
     return next((t for t in reversed(ticket_ids) if t), None)
+
+
+# PostgreSQL: serialization failure, deadlock, lock not available. Retrying resolves them.
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+
+
+def _transient(exc: DBAPIError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None)
+    return code in TRANSIENT_SQLSTATES or "database is locked" in str(exc.orig)
 
 
 def _defer(hub: Hub, conn: Connection, row: Any, now: Any, reason: str) -> bool:

@@ -267,3 +267,34 @@ def test_a_failing_event_reruns_its_batch_without_doubling_history_or_metrics(ma
     assert actions == ["created", "commented"]
     assert metrics_rows == 1
     assert bodies == ["still broken"]
+
+
+def test_a_deadlock_defers_the_event_instead_of_dead_lettering_it(make_hub, fake_clock, monkeypatch):
+    """Two workers whose batches lock the same tickets in opposite order: PostgreSQL aborts one
+    with a deadlock (SQLSTATE 40P01). That event is tried again later, not lost to the dead letters."""
+    from sqlalchemy.exc import OperationalError
+
+    from hub.pipeline import worker
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    real_apply = worker.apply_event
+    calls = {"n": 0}
+
+    def deadlock_twice(ctx, event):
+        calls["n"] += 1
+        if calls["n"] <= 2:  # the optimistic pass, then the pass with savepoints
+            raise OperationalError("UPDATE tickets ...", {}, Deadlock("deadlock detected"))
+        return real_apply(ctx, event)
+
+    monkeypatch.setattr(worker, "apply_event", deadlock_twice)
+    hub = make_hub()
+    receive(hub.engine, "src", [raw("d1", data={"title": "Bench broken"})])
+    assert process_batch(hub).deferred == 1
+    with read(hub.engine) as conn:
+        row = conn.execute(select(inbox.c.state, inbox.c.last_error)).one()
+    assert row.state == "received" and "database conflict, retried: deadlock detected" in row.last_error
+    fake_clock.advance(minutes=1)
+    assert process_batch(hub).done == 1
+    assert ticket_count(hub) == 1
