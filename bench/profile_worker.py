@@ -25,11 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile_worker", description=__doc__)
     parser.add_argument("--events", type=int, default=3000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, help="default: the hub's for the backend")
     parser.add_argument("--statements", action="store_true", help="count SQL statements per event")
     parser.add_argument("--pyinstrument", metavar="FILE", help="write a pyinstrument text profile here")
     args = parser.parse_args(argv)
-    with bench_hub(args.backend, worker=f"batch_size: {args.batch_size}") as bh:
+    with bench_hub(args.backend, worker=f"batch_size: {args.batch_size}" if args.batch_size else "") as bh:
         load_inbox(bh.database_url, payloads.mixed(args.events))
         os.environ["HUB_DATABASE_URL"] = bh.database_url
         from hub.config import load_config

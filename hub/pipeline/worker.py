@@ -60,13 +60,18 @@ def _run_batch(hub: Hub, limit: int | None, *, careful: bool) -> BatchReport:
     report = BatchReport()
     now = clock.now()
     with write(hub.engine) as conn, ticket_rows.cached(conn), _deferring_unless(careful, conn):
-        rows = conn.execute(
-            select(inbox)
-            .where(inbox.c.state == "received", inbox.c.available_at <= now)
-            .order_by(inbox.c.id)
-            .limit(limit or hub.settings.worker_batch_size)
-            .with_for_update(skip_locked=True)
-        ).all()
+        # Ids first, then the rows: a plan on stale statistics (a sudden backlog) sorts every
+        # candidate, and sorting whole rows with their bodies spilled to disk (~30 ms per batch).
+        ids = list(
+            conn.execute(
+                select(inbox.c.id)
+                .where(inbox.c.state == "received", inbox.c.available_at <= now)
+                .order_by(inbox.c.id)
+                .limit(limit or hub.settings.worker_batch_size)
+                .with_for_update(skip_locked=True)
+            ).scalars()
+        )
+        rows = conn.execute(select(inbox).where(inbox.c.id.in_(ids)).order_by(inbox.c.id)).all() if ids else []
         report.claimed = len(rows)
         finished = []
         states: list[dict[str, Any]] = []

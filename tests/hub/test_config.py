@@ -158,3 +158,17 @@ def test_unknown_instance_lookup_suggests(write_config):
 @pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("5m", 300), ("2h", 7200), ("1d", 86400), (15, 15)])
 def test_durations(text, seconds):
     assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("database_url", "worker", "expected"),
+    [
+        ("sqlite:///hub.db", "", 100),
+        ("postgresql://hub@db.city.example/hub", "", 25),  # batches hold row locks: keep them short
+        ("postgresql://hub@db.city.example/hub", "  worker: {batch_size: 200}\n", 200),
+    ],
+)
+def test_the_worker_batch_size_defaults_by_database(write_config, monkeypatch, database_url, worker, expected):
+    monkeypatch.delenv("HUB_DATABASE_URL", raising=False)
+    path = write_config(f"hub:\n  database_url: {database_url}\n{worker}instances: []\n")
+    assert load_config(path).hub.worker_batch_size == expected
