@@ -12,11 +12,10 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from hub.outbox.queue import enqueue
 from hub.sdk.connector import Connector, TicketChange
-from hub.store.tables import comments
 from hub.tickets import queries, rows, service
 
 log = logging.getLogger("hub.outbox.follow_up")
@@ -50,7 +49,7 @@ def on_change(conn: Connection, change: service.Change, now: datetime) -> None:
         fields=dict(change.fields),
         version=int(row.version),
         at=now,
-        comment=_comment(conn, change),
+        comment=_comment(change),
         thread_refs=tuple(ticket["source"].get("thread_refs") or ()),
     )
     for out in connector.follow_up(answer):
@@ -67,10 +66,8 @@ def on_change(conn: Connection, change: service.Change, now: datetime) -> None:
                 service.add_ref(conn, "thread", "", ref, change.ticket_id)
 
 
-def _comment(conn: Connection, change: service.Change) -> dict[str, Any] | None:
-    if change.comment_id is None:
-        return None
-    r = change.comment or conn.execute(select(comments).where(comments.c.id == change.comment_id)).first()
+def _comment(change: service.Change) -> dict[str, Any] | None:
+    r = change.comment
     if r is None:
         return None
     return {

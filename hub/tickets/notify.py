@@ -97,10 +97,10 @@ def _what(conn: Connection, change: Change, row: Any, now: datetime) -> tuple[st
     if change.action == "updated" and "assignee" in change.fields:
         old, new = change.fields["assignee"]
         return ("assigned" if new and new != old else None), f"assigned:{row.version}", None
-    if change.action == "commented" and change.public and change.comment_id and not change.fields:
-        found = change.comment or conn.execute(_COMMENT, {"comment_id": change.comment_id}).first()
+    if change.action == "commented" and change.public and not change.fields:
+        found = change.comment
         announced = change.status_note and row.status in STATUS_KINDS  # the status update carries it
-        if found is None or announced or _from_requester_side(conn, row, found):
+        if announced or _from_requester_side(conn, row, found):
             return None, "", None
         return "comment", f"comment:{found.id}", found
     return None, "", None
@@ -125,7 +125,6 @@ def _subscribed(conn: Connection, ticket_id: int, address: str) -> bool:
 
 
 # Built once: these run for nearly every change (bench/README.md).
-_COMMENT = select(comments).where(comments.c.id == bindparam("comment_id"))
 _INBOX_INSTANCE = select(inbox.c.instance).where(inbox.c.id == bindparam("inbox_id"))
 
 

@@ -43,10 +43,13 @@ class Change:
     ticket_id: int
     action: str  # created | commented | status | updated
     fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)
-    comment_id: int | None = None
-    public: bool = False
+    # the comment just added: its columns and id, and via_instance (the instance it came through)
+    comment: Any = None
     status_note: bool = False  # the note of a status change, announced with the status
-    comment: Any = None  # the comment just added (its columns, id, and via_instance)
+
+    @property
+    def public(self) -> bool:
+        return self.comment is not None and bool(self.comment.public)
 
 
 # Listeners (notifications, SLA clocks, workflows) run inside the same transaction.
@@ -404,10 +407,7 @@ def add_comment(
         lines += _history_lines(ticket_id, actor, now, "reopened", changes)
     write_history(conn, lines)
     added = SimpleNamespace(**comment, id=comment_id, via_instance=actor.instance)
-    change = Change(
-        ticket_id, "commented", changes, comment_id=comment_id, public=public, status_note=status_note, comment=added
-    )
-    _notify(conn, change, now)
+    _notify(conn, Change(ticket_id, "commented", changes, comment=added, status_note=status_note), now)
     return comment_id
 
 
