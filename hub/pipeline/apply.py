@@ -76,7 +76,7 @@ def _create(ctx: ApplyContext, event: dict[str, Any]) -> int:
     instance = event["instance"]
     known = correlate.by_external_id_or_origin(conn, event, ctx.dedup_key)
     if known:  # the source sent its ticket again: bring ours up to date, never a second ticket
-        _refresh(ctx, known, data, actor)
+        service.apply_update(conn, known, data, actor=actor, now=ctx.now)
         return known
     thread = correlate.by_thread(conn, event) or correlate.by_number(conn, event)
     if thread:  # a reply to a known conversation is a comment on its ticket
@@ -140,13 +140,6 @@ def _check_sender_limit(ctx: ApplyContext, event: dict[str, Any]) -> None:
             f"rate limit: {sender} opened {count} tickets in the last {limit.per_seconds:.0f}s "
             f"(limit {limit.count}); no ticket created"
         )
-
-
-def _refresh(ctx: ApplyContext, ticket_id: int, data: dict[str, Any], actor: Actor) -> None:
-    fields = {k: v for k, v in data.items() if k in service.UPDATABLE_FIELDS}
-    service.update_fields(ctx.conn, ticket_id, fields, actor=actor, now=ctx.now)
-    if "status" in data:
-        service.change_status(ctx.conn, ticket_id, data["status"], actor=actor, now=ctx.now)
 
 
 def _comment_once(ctx: ApplyContext, ticket_id: int, data: dict[str, Any], actor: Actor) -> None:

@@ -369,6 +369,18 @@ def update_fields(
     return changes
 
 
+def apply_update(
+    conn: Connection, ticket_id: int, data: dict[str, Any], *, actor: Actor, now: datetime, note: str | None = None
+) -> None:
+    """A ticket document's updatable fields, then its status (with `note`), as a source that sends
+    the whole ticket again or an API PATCH gives them; other keys are left alone."""
+    fields = {k: v for k, v in data.items() if k in UPDATABLE_FIELDS}
+    if fields:
+        update_fields(conn, ticket_id, fields, actor=actor, now=now)
+    if "status" in data:
+        change_status(conn, ticket_id, data["status"], actor=actor, now=now, note=note)
+
+
 def add_comment(
     conn: Connection,
     ticket_id: int,

@@ -122,11 +122,7 @@ def update_ticket(ref: str) -> Response:
     actor, now = _actor(), clock.now()
     with write(current_hub().engine) as conn:
         ticket = _find(conn, ref)
-        fields = {k: v for k, v in body.items() if k in service.UPDATABLE_FIELDS}
-        if fields:
-            service.update_fields(conn, ticket["id"], fields, actor=actor, now=now)
-        if "status" in body:
-            service.change_status(conn, ticket["id"], body["status"], actor=actor, now=now, note=body.get("note"))
+        service.apply_update(conn, ticket["id"], body, actor=actor, now=now, note=body.get("note"))
         doc = _full(conn, ticket["id"])
     return json_response(doc)
 
