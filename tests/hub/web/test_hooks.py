@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import io
 import json
+from typing import Any
 
 import pytest
 from sqlalchemy import event, select
@@ -164,14 +165,19 @@ def test_payload_the_mapping_cannot_handle_is_dead_lettered_not_a_500(client, we
     assert row.state == "dead" and "title: required value is missing" in row.last_error
 
 
-def test_store_unreachable_is_503(make_hub, write_config):
-    hub = Hub(make_hub(WEB_CONFIG).config, engine=make_engine("postgresql+psycopg://root@127.0.0.1:9/none"))
+def post_signed_to(hub: Hub) -> Any:
+    """One signed request to a fresh app over `hub` (closed afterwards)."""
     app = create_app(hub=hub)
     try:
         body, headers = signed(REQUEST)
-        response = app.test_client().post("/hooks/intake", data=body, headers=headers)
+        return app.test_client().post("/hooks/intake", data=body, headers=headers)
     finally:
         close_app(app)
+
+
+def test_store_unreachable_is_503(make_hub, write_config):
+    hub = Hub(make_hub(WEB_CONFIG).config, engine=make_engine("postgresql+psycopg://root@127.0.0.1:9/none"))
+    response = post_signed_to(hub)
     assert response.status_code == 503 and response.mimetype == PROBLEM
     assert response.headers["Retry-After"] == "30"
 
@@ -189,12 +195,7 @@ def test_store_refusing_writes_is_503_and_nothing_is_half_written(make_hub, tmp_
         dbapi_conn.execute("PRAGMA query_only=ON")
 
     hub = Hub(make_hub(WEB_CONFIG).config, engine=engine)
-    app = create_app(hub=hub)
-    try:
-        body, headers = signed(REQUEST)
-        response = app.test_client().post("/hooks/intake", data=body, headers=headers)
-    finally:
-        close_app(app)
+    response = post_signed_to(hub)
     assert response.status_code == 503
     check = make_engine(url)
     assert inbox_count(Hub(hub.config, engine=check)) == 0
