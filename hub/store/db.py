@@ -117,13 +117,21 @@ def write(engine: Engine) -> Iterator[Connection]:
     """A write transaction. On SQLite one thread of one process writes at a time (SQLite has one
     writer anyway; queueing here is cheaper than its busy-retry sleeps): a thread lock within the
     process, a blocking flock on `<database>.write-lock` across processes."""
-    lock = _sqlite_write_locks.get(str(engine.url))
-    if lock is None:
+    if not is_sqlite(engine):
         with engine.begin() as conn:
             yield conn
         return
-    with lock, _process_lock(str(engine.url)), engine.connect().execution_options(hub_write=True) as conn, conn.begin():
+    with sqlite_writer(engine), engine.connect().execution_options(hub_write=True) as conn, conn.begin():
         yield conn
+
+
+@contextmanager
+def sqlite_writer(engine: Engine) -> Iterator[None]:
+    """This thread's turn to write to a SQLite database: for code that drives a DBAPI connection
+    itself (the webhook group committer) and must queue with every other writer."""
+    url = str(engine.url)
+    with _sqlite_write_locks[url], _process_lock(url):
+        yield
 
 
 @contextmanager

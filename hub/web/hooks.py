@@ -19,7 +19,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hub import jsonutil, metrics
 from hub.app import current_hub
-from hub.pipeline.inbox import GroupCommitter, Stored
+from hub.pipeline.group_commit import GroupCommitter
+from hub.pipeline.inbox import Stored
 from hub.sdk.connector import InboundRequest, PushConnector, RawEvent
 from hub.sdk.errors import SkipRecord
 from hub.web.problem import Problem

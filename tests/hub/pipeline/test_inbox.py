@@ -1,4 +1,4 @@
-"""Receive: durable, idempotent, and safe to call from many threads at once (group commit)."""
+"""Receive: durable and idempotent; the worker claims each stored event once."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import threading
 
 from sqlalchemy import func, select
 
-from hub.pipeline.inbox import GroupCommitter, receive
+from hub.pipeline.inbox import receive
 from hub.pipeline.worker import process_batch
 from hub.sdk import RawEvent
 from hub.store.db import read
@@ -16,42 +16,6 @@ from hub.store.tables import inbox, tickets
 def count(engine, table) -> int:
     with read(engine) as conn:
         return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
-
-
-def test_group_commit_many_threads_each_event_once(engine):
-    committer = GroupCommitter(engine, max_batch=50)
-    results: list = []
-    lock = threading.Lock()
-
-    def send(n: int) -> None:
-        # every event is delivered twice, by two different threads
-        stored = committer.receive("hook", [RawEvent(f"evt-{n % 100}", b"{}")])
-        with lock:
-            results.extend(stored)
-
-    threads = [threading.Thread(target=send, args=(n,)) for n in range(200)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    committer.close()
-    assert count(engine, inbox) == 100
-    assert sum(1 for r in results if not r.duplicate) == 100
-    assert len({r.inbox_id for r in results}) == 100
-
-
-def test_a_failing_event_fails_only_its_own_request(engine):
-    committer = GroupCommitter(engine)
-    good = committer.submit("hook", [RawEvent("ok-1", b"{}")])
-    bad = committer.submit("hook", [RawEvent("   ", b"{}")])  # empty key
-    assert good.result(10)[0].duplicate is False
-    try:
-        bad.result(10)
-        raise AssertionError("the bad event was accepted")
-    except ValueError as exc:
-        assert "empty dedup key" in str(exc)
-    committer.close()
-    assert count(engine, inbox) == 1
 
 
 def test_overlong_keys_are_hashed_not_truncated(engine):
