@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, union_all
 
 from hub.store.tables import ticket_refs, tickets
+from hub.tickets import rows
 from hub.tickets.service import find_ref, is_party
 
 
@@ -24,6 +25,12 @@ def by_external_id(conn: Connection, event: dict[str, Any]) -> int | None:
 def by_external_id_or_origin(conn: Connection, event: dict[str, Any], dedup_key: str) -> int | None:
     """By the source's id for the ticket, else the ticket an earlier processing of this same raw
     event created (a replay), in one query: the first thing every create asks."""
+    instance, external_id = event["instance"], event.get("external_id")
+    by_external = rows.refs_known(conn, [("external", instance, external_id)]) if external_id else []
+    by_origin = rows.refs_known(conn, [("event", instance, dedup_key)])
+    if by_external is not None and by_origin is not None:  # read ahead for the batch
+        known = by_external or by_origin
+        return known[0] if known else None
     found = conn.execute(
         _EXTERNAL_OR_ORIGIN,
         {"instance": event["instance"], "external_id": event.get("external_id") or "", "dedup_key": dedup_key},
@@ -66,6 +73,20 @@ def by_number(conn: Connection, event: dict[str, Any]) -> int | None:
 
 
 _BY_NUMBER = select(tickets.c.id).where(tickets.c.number == bindparam("number"))
+
+
+def prefetch(conn: Connection, events: list[tuple[dict[str, Any], str]]) -> None:
+    """Read ahead what a batch of (event, dedup key) will be correlated by: the source's ids, the
+    events' own keys (replays), the threads they answer."""
+    refs: set[rows.Ref] = set()
+    for event, dedup_key in events:
+        instance = event["instance"]
+        if event.get("external_id"):
+            refs.add(("external", instance, event["external_id"]))
+        if event["type"] == "ticket.create":
+            refs.add(("event", instance, dedup_key))
+        refs.update(("thread", "", ref) for ref in event.get("in_reply_to") or [])
+    rows.prefetch(conn, refs)
 
 
 def existing_ticket(conn: Connection, event: dict[str, Any]) -> int | None:

@@ -24,6 +24,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.exc import DBAPIError
 
 from hub import clock, metrics
+from hub.pipeline import correlate
 from hub.pipeline.apply import ApplyContext, Conflict, TicketNotFound, apply_event
 from hub.pipeline.normalize import normalize, raw_from_row
 from hub.runtime import Hub
@@ -73,10 +74,20 @@ def _run_batch(hub: Hub, limit: int | None, *, careful: bool) -> BatchReport:
         )
         rows = conn.execute(select(inbox).where(inbox.c.id.in_(ids)).order_by(inbox.c.id)).all() if ids else []
         report.claimed = len(rows)
+        normalized = [_normalized(hub, row) for row in rows]
+        correlate.prefetch(
+            conn,
+            [
+                (e, row.dedup_key)
+                for row, events in zip(rows, normalized, strict=True)
+                if isinstance(events, list)
+                for e in events
+            ],
+        )
         finished = []
         states: list[dict[str, Any]] = []
-        for row in rows:
-            outcome = _process_row(hub, conn, row, careful, states)
+        for row, events in zip(rows, normalized, strict=True):
+            outcome = _process_row(hub, conn, row, events, careful, states)
             setattr(report, outcome, getattr(report, outcome) + 1)
             finished.append((row.instance, outcome, row.received_at))
         if not careful:
@@ -123,7 +134,23 @@ def drain(hub: Hub, max_batches: int = 1_000_000) -> BatchReport:
     return total
 
 
-def _process_row(hub: Hub, conn: Connection, row: Any, careful: bool, states: list[dict[str, Any]]) -> str:
+def _normalized(hub: Hub, row: Any) -> list[dict[str, Any]] | Exception:
+    """The row's canonical events, or why there are none (handled with the apply's outcomes).
+    Pure: nothing to roll back, so a whole batch is normalized before any of it is applied."""
+    try:
+        return normalize(hub, row.instance, raw_from_row(row))
+    except Exception as exc:
+        return exc
+
+
+def _process_row(
+    hub: Hub,
+    conn: Connection,
+    row: Any,
+    normalized: list[dict[str, Any]] | Exception,
+    careful: bool,
+    states: list[dict[str, Any]],
+) -> str:
     """The event's outcome. Its final inbox state is appended to `states` (written per batch)."""
     now = clock.now()
 
@@ -132,7 +159,9 @@ def _process_row(hub: Hub, conn: Connection, row: Any, careful: bool, states: li
         return state
 
     try:
-        events = normalize(hub, row.instance, raw_from_row(row))  # pure: nothing to roll back
+        if isinstance(normalized, Exception):
+            raise normalized
+        events = normalized
         if not events:
             return finish("ignored", "the connector found nothing to do (e.g. an auto-reply)")
         if not careful:

@@ -1,4 +1,5 @@
-"""One read of a ticket row (and of its subscribers) per change instead of one per listener.
+"""One read of a ticket row (and of its subscribers, and of the refs that lead to it) per batch
+or per change instead of one per listener.
 
 Applying one event used to read the same ticket row four or five times (the service, the SLA
 clock, duplicate detection, notifications, follow-ups) and its subscribers three times. Inside
@@ -6,11 +7,16 @@ clock, duplicate detection, notifications, follow-ups) and its subscribers three
 (`patching` statements) patch the cache with the values they wrote; any other write to the
 tickets or subscribers table, and any rollback, empties the whole cache, so a reader never sees
 anything older than the database. Outside `cached`, reads go to the database.
+
+The worker also reads ahead (`prefetch`): the refs its batch's events will be correlated by, and
+the rows of the tickets they lead to, one query per ref kind and one for the rows, instead of a
+look-up and a row read per event. A ref read and not found is cached as absent; the service's
+inserts of refs patch the cache (`referenced`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
@@ -22,11 +28,12 @@ from sqlalchemy.sql.dml import UpdateBase
 
 from hub import jsonutil
 from hub.store.tables import subscribers as subscribers_table
-from hub.store.tables import tickets
+from hub.store.tables import ticket_refs, tickets
 
 # Per connection, not in conn.info: that would reach for the DBAPI connection, which is gone when
 # the rollback of an invalidated connection (database outage) tells us to forget.
-# Keys: a ticket id (its row), ("subscribers", ticket id) (its subscribers, oldest first).
+# Keys: a ticket id (its row), ("subscribers", ticket id) (its subscribers, oldest first),
+# ("ref", kind, scope, key) (the ticket id the ref leads to, None when there is no such ref).
 _caches: WeakKeyDictionary[Connection, dict[Any, Any]] = WeakKeyDictionary()
 _LOAD = select(tickets).where(tickets.c.id == bindparam("ticket_id"))
 _SUBSCRIBERS = (
@@ -34,7 +41,14 @@ _SUBSCRIBERS = (
     .where(subscribers_table.c.ticket_id == bindparam("ticket_id"))
     .order_by(subscribers_table.c.added_at)
 )
-_WATCHED = (tickets, subscribers_table)
+_REFS = select(ticket_refs.c.key, ticket_refs.c.ticket_id).where(
+    ticket_refs.c.kind == bindparam("kind"),
+    ticket_refs.c.scope == bindparam("scope"),
+    ticket_refs.c.key.in_(bindparam("keys", expanding=True)),
+)
+_LOAD_MANY = select(tickets).where(tickets.c.id.in_(bindparam("ids", expanding=True)))
+_WATCHED = (tickets, subscribers_table, ticket_refs)
+Ref = tuple[str, str, str]  # (kind, scope, key)
 _PATCHING: set[int] = set()  # ids of statements whose callers patch the cache themselves
 
 
@@ -62,6 +76,60 @@ def load(conn: Connection, ticket_id: int) -> Any:
     if cache is not None and row is not None:
         cache[ticket_id] = row = SimpleNamespace(**row._mapping)
     return row
+
+
+def prefetch(conn: Connection, refs: Iterable[Ref]) -> None:
+    """Read `refs` and the rows of the tickets they lead to into the cache. (Per kind and scope:
+    the primary key (kind, scope, key) serves `key IN (...)` under equal kind and scope, where
+    SQLite scans the table for a row-value IN.)"""
+    cache = _caches.get(conn)
+    if cache is None:
+        return
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for kind, scope, key in refs:
+        if ("ref", kind, scope, key) not in cache:
+            wanted.setdefault((kind, scope), set()).add(key)
+    found: set[int] = set()
+    for (kind, scope), keys in wanted.items():
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
+            hits = dict(conn.execute(_REFS, {"kind": kind, "scope": scope, "keys": chunk}).all())
+            for key in chunk:
+                ticket_id = hits.get(key)
+                cache[("ref", kind, scope, key)] = None if ticket_id is None else int(ticket_id)
+            found.update(int(t) for t in hits.values())
+    unread = sorted(t for t in found if t not in cache)
+    for start in range(0, len(unread), 500):
+        for row in conn.execute(_LOAD_MANY, {"ids": unread[start : start + 500]}):
+            cache[row.id] = SimpleNamespace(**row._mapping)
+
+
+def refs_known(conn: Connection, refs: Iterable[Ref]) -> list[int] | None:
+    """The tickets `refs` lead to, from the cache; None when any of them is not in it."""
+    cache = _caches.get(conn)
+    if cache is None:
+        return None
+    found = []
+    for ref in refs:
+        entry = ("ref", *ref)
+        if entry not in cache:
+            return None
+        if cache[entry] is not None:
+            found.append(cache[entry])
+    return found
+
+
+def referenced(conn: Connection, added: Iterable[Ref], ticket_id: int, taken: Iterable[Ref]) -> None:
+    """Refs were just inserted for `ticket_id`; `taken` ones already led to some ticket (maybe one
+    another transaction is adding: read them again when asked)."""
+    cache = _caches.get(conn)
+    if cache is None:
+        return
+    for ref in added:
+        cache[("ref", *ref)] = ticket_id
+    for ref in taken:
+        cache.pop(("ref", *ref), None)
 
 
 def remember(conn: Connection, ticket_id: int, values: dict[str, Any]) -> None:

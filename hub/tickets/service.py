@@ -146,7 +146,7 @@ def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> boo
 
 def add_ref(conn: Connection, kind: str, scope: str, key: str, ticket_id: int) -> bool:
     """False when the key already points at a ticket (this one or another)."""
-    return insert_ignore(conn, ticket_refs, {"kind": kind, "scope": scope, "key": key, "ticket_id": ticket_id})
+    return not add_refs(conn, [(kind, scope, key)], ticket_id)
 
 
 def add_refs(conn: Connection, refs: list[tuple[str, str, str]], ticket_id: int) -> set[tuple[str, str, str]]:
@@ -155,8 +155,16 @@ def add_refs(conn: Connection, refs: list[tuple[str, str, str]], ticket_id: int)
     if not refs:
         return set()
     values = [{"kind": kind, "scope": scope, "key": key, "ticket_id": ticket_id} for kind, scope, key in refs]
-    added = {tuple(r) for r in conn.execute(_insert_ignore_statement(conn.dialect.name, ticket_refs), values)}
-    return {ref for ref in refs if ref not in added}
+    added = {(r.kind, r.scope, r.key) for r in conn.execute(_add_refs_statement(conn.dialect.name), values)}
+    taken = {ref for ref in refs if ref not in added}
+    rows.referenced(conn, added, ticket_id, taken)
+    return taken
+
+
+@cache
+def _add_refs_statement(dialect_name: str) -> Insert:
+    """The insert-ignore of refs, marked as patching the cache: add refs only through `add_refs`."""
+    return rows.patching(_insert_ignore_statement(dialect_name, ticket_refs))
 
 
 _FIND_REF = (
@@ -172,8 +180,12 @@ _FIND_REF = (
 
 
 def find_ref(conn: Connection, kind: str, scope: str, keys: list[str]) -> int | None:
+    """The newest ticket any of the keys leads to."""
     if not keys:
         return None
+    known = rows.refs_known(conn, [(kind, scope, key) for key in keys])
+    if known is not None:
+        return max(known, default=None)
     row = conn.execute(_FIND_REF, {"kind": kind, "scope": scope, "keys": list(keys)}).first()
     return int(row[0]) if row else None
 

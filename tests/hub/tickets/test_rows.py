@@ -1,10 +1,12 @@
-"""The per-batch ticket row and subscriber cache: one read per change, never older than the database."""
+"""The per-batch cache of ticket rows, subscribers and refs: one read per change or per batch,
+never older than the database."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 from sqlalchemy import Engine, event, update
 
 from hub import clock
@@ -112,3 +114,56 @@ def test_outside_a_batch_every_load_reads_the_database(engine):
             rows.load(conn, ticket_id)
             rows.load(conn, ticket_id)
         assert len(selects) == 2
+
+
+def _ticket_with_external_id(conn, external_id: str) -> int:
+    return service.create_ticket(
+        conn,
+        {"title": f"Ticket {external_id}"},
+        instance="src",
+        connector="webhook",
+        channel="web",
+        prefix="REQ",
+        actor=ACTOR,
+        now=clock.now(),
+        external_id=external_id,
+    )
+
+
+def test_a_batch_reads_its_refs_and_their_tickets_ahead_in_two_queries(engine):
+    with write(engine) as conn:
+        ids = {f"X-{n}": _ticket_with_external_id(conn, f"X-{n}") for n in range(30)}
+    wanted = [("external", "src", key) for key in [*ids, "X-missing"]]
+    with write(engine) as conn, rows.cached(conn):
+        with counting_selects(engine) as selects:
+            rows.prefetch(conn, wanted)
+        assert len(selects) == 2  # the refs, then the rows of the tickets they lead to
+        with counting_selects(engine) as selects:
+            found = {key: service.find_ref(conn, "external", "src", [key]) for key in [*ids, "X-missing"]}
+            titles = {key: rows.load(conn, ids[key]).title for key in ids}
+        assert selects == []
+        assert found == {**ids, "X-missing": None}
+        assert titles == {key: f"Ticket {key}" for key in ids}
+        # a ticket made later in the batch is found through the cache too
+        made = _ticket_with_external_id(conn, "X-missing")
+        with counting_selects(engine) as selects:
+            assert service.find_ref(conn, "external", "src", ["X-missing"]) == made
+        assert selects == []
+        # a key that was not read ahead goes to the database
+        with counting_selects(engine) as selects:
+            assert service.find_ref(conn, "external", "src", ["X-0", "never-read"]) == ids["X-0"]
+        assert len(selects) == 1
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # SQLite: one writer, no race
+def test_a_ref_read_as_absent_but_added_by_another_transaction_is_read_again(engine):
+    """Two workers on PostgreSQL: this batch read X-7 as absent; another commits a ticket for it
+    first. Our insert of the ref is refused, and the next look-up finds the other ticket."""
+    with write(engine) as conn, rows.cached(conn):
+        rows.prefetch(conn, [("external", "src", "X-7")])
+        assert service.find_ref(conn, "external", "src", ["X-7"]) is None
+        with write(engine) as other:
+            theirs = _ticket_with_external_id(other, "X-7")
+        mine = _new_ticket(conn, "Also X-7")
+        assert service.add_refs(conn, [("external", "src", "X-7")], mine) == {("external", "src", "X-7")}
+        assert service.find_ref(conn, "external", "src", ["X-7"]) == theirs
