@@ -28,10 +28,16 @@ def deferring(conn: Connection) -> Iterator[None]:
         _queues.pop(conn, None)
 
 
+def active(conn: Connection) -> bool:
+    return conn in _queues
+
+
 def execute(conn: Connection, statement: Executable, rows: list[dict[str, Any]], *, key: str | None = None) -> None:
     """Every row of one statement must have the same keys (one executemany). With `key` (an
     upsert's conflict column), a later row replaces a queued one with the same value: one
     multi-row upsert must not touch a row twice (PostgreSQL refuses)."""
+    if not rows:
+        return  # (an empty executemany would run the statement once with no values)
     queue = _queues.get(conn)
     if queue is None:
         conn.execute(statement, rows)

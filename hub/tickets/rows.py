@@ -22,7 +22,7 @@ from types import SimpleNamespace
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import JSON, Connection, bindparam, event, select
+from sqlalchemy import JSON, Connection, bindparam, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.dml import UpdateBase
 
@@ -33,7 +33,8 @@ from hub.store.tables import ticket_refs, tickets
 # Per connection, not in conn.info: that would reach for the DBAPI connection, which is gone when
 # the rollback of an invalidated connection (database outage) tells us to forget.
 # Keys: a ticket id (its row), ("subscribers", ticket id) (its subscribers, oldest first),
-# ("ref", kind, scope, key) (the ticket id the ref leads to, None when there is no such ref).
+# ("ref", kind, scope, key) (the ticket id the ref leads to, None when there is no such ref),
+# "next_ticket_id" (SQLite: the id the next new ticket gets).
 _caches: WeakKeyDictionary[Connection, dict[Any, Any]] = WeakKeyDictionary()
 _LOAD = select(tickets).where(tickets.c.id == bindparam("ticket_id"))
 _SUBSCRIBERS = (
@@ -47,6 +48,7 @@ _REFS = select(ticket_refs.c.key, ticket_refs.c.ticket_id).where(
     ticket_refs.c.key.in_(bindparam("keys", expanding=True)),
 )
 _LOAD_MANY = select(tickets).where(tickets.c.id.in_(bindparam("ids", expanding=True)))
+_MAX_TICKET_ID = select(func.coalesce(func.max(tickets.c.id), 0))
 _WATCHED = (tickets, subscribers_table, ticket_refs)
 Ref = tuple[str, str, str]  # (kind, scope, key)
 _PATCHING: set[int] = set()  # ids of statements whose callers patch the cache themselves
@@ -105,19 +107,44 @@ def prefetch(conn: Connection, refs: Iterable[Ref]) -> None:
             cache[row.id] = SimpleNamespace(**row._mapping)
 
 
-def refs_known(conn: Connection, refs: Iterable[Ref]) -> list[int] | None:
-    """The tickets `refs` lead to, from the cache; None when any of them is not in it."""
+def refs_lookup(conn: Connection, refs: Iterable[Ref]) -> dict[Ref, int | None] | None:
+    """The ticket each of `refs` leads to (None: no ticket), from the cache; None when any of them
+    is not in it."""
     cache = _caches.get(conn)
     if cache is None:
         return None
-    found = []
+    found: dict[Ref, int | None] = {}
     for ref in refs:
         entry = ("ref", *ref)
         if entry not in cache:
             return None
-        if cache[entry] is not None:
-            found.append(cache[entry])
+        found[ref] = cache[entry]
     return found
+
+
+def refs_known(conn: Connection, refs: Iterable[Ref]) -> list[int] | None:
+    """The tickets `refs` lead to, from the cache; None when any of them is not in it."""
+    found = refs_lookup(conn, refs)
+    return None if found is None else [t for t in found.values() if t is not None]
+
+
+def next_ticket_id(conn: Connection) -> int | None:
+    """On SQLite inside `cached`: the id the next new ticket gets, so that its number can go into
+    its INSERT (one statement less per new ticket). The batch holds SQLite's only write lock and
+    every insert of a ticket goes through here, so max(id) + 1 read once stays right; any other
+    write to tickets and any rollback empty the cache and it is read again. Elsewhere None: the
+    database assigns the id (PostgreSQL's sequence would leave gaps in the numbers if reserved)."""
+    cache = _caches.get(conn)
+    if cache is None or conn.dialect.name != "sqlite":
+        return None
+    next_id = cache.get("next_ticket_id") or int(conn.execute(_MAX_TICKET_ID).scalar_one()) + 1
+    cache["next_ticket_id"] = next_id + 1
+    return int(next_id)
+
+
+def active(conn: Connection) -> bool:
+    """Whether `conn` is inside `cached`: what the cache holds for a ticket is what it has."""
+    return conn in _caches
 
 
 def referenced(conn: Connection, added: Iterable[Ref], ticket_id: int, taken: Iterable[Ref]) -> None:

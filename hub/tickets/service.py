@@ -110,6 +110,7 @@ _HISTORY_BLANK = {"field": None, "old": None, "new": None, "inbox_id": None}
 # ~5x executing it (bench/README.md). Values travel as parameters.
 _INSERT_HISTORY = insert(ticket_history)
 _INSERT_TICKET = rows.patching(insert(tickets).returning(tickets.c.id))  # cached by `remember`
+_INSERT_TICKET_WITH_ID = rows.patching(insert(tickets))  # id from rows.next_ticket_id; cached by `remember`
 _INSERT_COMMENT = insert(comments).returning(comments.c.id)
 _SET_NUMBER = rows.patching(
     update(tickets).where(tickets.c.id == bindparam("ticket_id")).values(number=bindparam("v_number"))
@@ -154,11 +155,27 @@ def add_refs(conn: Connection, refs: list[tuple[str, str, str]], ticket_id: int)
     ticket."""
     if not refs:
         return set()
+    refs = list(dict.fromkeys(refs))
+    known = rows.refs_lookup(conn, refs)
+    if known is not None and deferred.active(conn):
+        # The worker's batch read these refs ahead: which are taken is known, and the new ones are
+        # written with the batch. Should another transaction add one meanwhile, the plain INSERT
+        # fails the batch, which then runs again one savepoint per event (and this path is off).
+        taken = {ref for ref, owner in known.items() if owner is not None}
+        new = [ref for ref in refs if ref not in taken]
+        deferred.execute(
+            conn, _INSERT_REFS, [{"kind": k, "scope": s, "key": key, "ticket_id": ticket_id} for k, s, key in new]
+        )
+        rows.referenced(conn, new, ticket_id, ())
+        return taken
     values = [{"kind": kind, "scope": scope, "key": key, "ticket_id": ticket_id} for kind, scope, key in refs]
     added = {(r.kind, r.scope, r.key) for r in conn.execute(_add_refs_statement(conn.dialect.name), values)}
     taken = {ref for ref in refs if ref not in added}
     rows.referenced(conn, added, ticket_id, taken)
     return taken
+
+
+_INSERT_REFS = rows.patching(insert(ticket_refs))  # deferred: the caller patched the cache
 
 
 @cache
@@ -208,10 +225,21 @@ def add_subscriber(
         "role": role,
         "added_at": now,
     }
-    added = conn.execute(_add_subscriber_statement(conn.dialect.name), values).first() is not None
+    if rows.active(conn) and deferred.active(conn):
+        # In the worker's batch the cache holds the ticket's subscribers: the row is written with
+        # the batch (a plain INSERT: a concurrent add of the same address fails the batch, which
+        # then runs again one savepoint per event).
+        added = all(s.address != values["address"] for s in rows.subscribers(conn, ticket_id))
+        if added:
+            deferred.execute(conn, _INSERT_SUBSCRIBER, [values])
+    else:
+        added = conn.execute(_add_subscriber_statement(conn.dialect.name), values).first() is not None
     if added:
         rows.subscribed(conn, values)
     return added
+
+
+_INSERT_SUBSCRIBER = rows.patching(insert(subscribers))  # deferred: the caller patches the cache
 
 
 @cache
@@ -219,6 +247,24 @@ def _add_subscriber_statement(dialect_name: str) -> Insert:
     """The insert-ignore of subscribers, marked as patching the row cache: add subscribers only
     through `add_subscriber`, which does."""
     return rows.patching(_insert_ignore_statement(dialect_name, subscribers))
+
+
+def _insert_ticket(conn: Connection, row: dict[str, Any], prefix: str, now: datetime) -> int:
+    """Insert with its number (`<prefix>-<year>-<id>`, so it needs the id)."""
+    ticket_id = rows.next_ticket_id(conn)
+    if ticket_id is not None:  # known before the insert: the number goes in with it
+        number = _number(prefix, now, ticket_id)
+        conn.execute(_INSERT_TICKET_WITH_ID, {**row, "id": ticket_id, "number": number})
+    else:
+        ticket_id = int(conn.execute(_INSERT_TICKET, row).scalar_one())
+        number = _number(prefix, now, ticket_id)
+        conn.execute(_SET_NUMBER, {"ticket_id": ticket_id, "v_number": number})
+    rows.remember(conn, ticket_id, {**row, "number": number})
+    return ticket_id
+
+
+def _number(prefix: str, now: datetime, ticket_id: int) -> str:
+    return f"{prefix}-{now.year}-{ticket_id:06d}"
 
 
 def create_ticket(
@@ -277,10 +323,7 @@ def create_ticket(
         "closed_at": now if status == "closed" else None,
         "version": 1,
     }
-    ticket_id = int(conn.execute(_INSERT_TICKET, row).scalar_one())
-    number = f"{prefix}-{now.year}-{ticket_id:06d}"
-    conn.execute(_SET_NUMBER, {"ticket_id": ticket_id, "v_number": number})
-    rows.remember(conn, ticket_id, {**row, "number": number})
+    ticket_id = _insert_ticket(conn, row, prefix, now)
     own = [("external", instance, external_id)] if external_id else []
     own += [("event", instance, origin)] if origin else []
     taken = add_refs(conn, [*own, *(("thread", "", ref) for ref in thread_refs or [])], ticket_id)

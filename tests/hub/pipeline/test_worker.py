@@ -7,6 +7,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from hub import clock
 from hub.pipeline import events as inbox_events
 from hub.pipeline.inbox import receive
 from hub.pipeline.poll import poll_instance
@@ -298,3 +299,88 @@ def test_a_deadlock_defers_the_event_instead_of_dead_lettering_it(make_hub, fake
     fake_clock.advance(minutes=1)
     assert process_batch(hub).done == 1
     assert ticket_count(hub) == 1
+
+
+def test_a_batch_writes_its_refs_and_subscribers_once_and_finds_them_meanwhile(make_hub):
+    """New tickets' refs and subscribers are written with the batch; later events of the same
+    batch already thread onto them and recognise their requesters as parties."""
+    from sqlalchemy import event
+
+    from hub.store.tables import subscribers, ticket_refs
+
+    hub = make_hub()
+    receive(
+        hub.engine,
+        "src",
+        [
+            raw(
+                "n1", external_id="A", thread_refs=["<a@x>"], data={"title": "Leak", "requester": {"email": "a@x.org"}}
+            ),
+            raw("n2", external_id="B", data={"title": "Noise", "requester": {"email": "b@x.org"}}),
+            raw("c1", type="ticket.comment", external_id="A", actor={"email": "a@x.org"}, data={"body": "worse"}),
+            raw("c2", type="ticket.create", in_reply_to=["<a@x>"], data={"title": "Re: Leak", "description": "still"}),
+            # its own message id is one the batch already knows: no ref to add
+            raw("c3", type="ticket.comment", external_id="A", thread_refs=["<a@x>"], data={"body": "again"}),
+        ],
+    )
+    inserts: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith(("INSERT INTO ticket_refs", "INSERT INTO subscribers")):
+            inserts.append(statement.split()[2])
+
+    event.listen(hub.engine, "before_cursor_execute", record)
+    try:
+        report = process_batch(hub)
+    finally:
+        event.remove(hub.engine, "before_cursor_execute", record)
+    assert report.done == 5
+    assert sorted(inserts) == ["subscribers", "ticket_refs"]  # one statement each for the batch
+    with read(hub.engine) as conn:
+        refs = conn.execute(select(ticket_refs.c.kind, ticket_refs.c.key)).all()
+        subs = conn.execute(select(subscribers.c.address)).scalars().all()
+        bodies = conn.execute(select(comments.c.body).order_by(comments.c.id)).scalars().all()
+    assert {("external", "A"), ("external", "B"), ("thread", "<a@x>")} <= set(refs)
+    assert all(kind and key for kind, key in refs)
+    assert sorted(subs) == ["a@x.org", "b@x.org"]
+    assert bodies == ["worse", "still", "again"]
+    assert ticket_count(hub) == 2
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # SQLite: one writer, no race
+def test_a_ref_another_worker_commits_after_the_read_ahead_reruns_the_batch(make_hub, engine):
+    """This batch read external id R as absent; another worker commits a ticket for R before the
+    batch writes its refs. The batch's write is refused, it runs again, and the event updates the
+    other ticket: still one ticket for R."""
+    from sqlalchemy import event
+
+    from hub.tickets import service
+
+    hub = make_hub()
+    receive(hub.engine, "src", [raw("r1", external_id="R", data={"title": "Ours", "priority": "urgent"})])
+    raced = {"done": False}
+
+    def other_worker_first(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO tickets") and not raced["done"]:
+            raced["done"] = True
+            with write(engine) as other:
+                service.create_ticket(
+                    other,
+                    {"title": "Theirs"},
+                    instance="src",
+                    connector="memory",
+                    channel="api",
+                    prefix="REQ",
+                    actor=service.Actor("test"),
+                    now=clock.now(),
+                    external_id="R",
+                )
+
+    event.listen(hub.engine, "before_cursor_execute", other_worker_first)
+    try:
+        report = process_batch(hub)
+    finally:
+        event.remove(hub.engine, "before_cursor_execute", other_worker_first)
+    assert report.done == 1
+    with read(hub.engine) as conn:
+        assert conn.execute(select(tickets.c.title, tickets.c.priority)).all() == [("Ours", "urgent")]

@@ -56,3 +56,15 @@ def test_an_upsert_queued_twice_for_one_ticket_is_written_once_with_the_last_val
         deferred.flush(conn)
         found = conn.execute(select(func.count(), func.max(ticket_metrics.c.reopens))).one()
         assert tuple(found) == (1, 2)
+
+
+def test_queueing_no_rows_writes_nothing(engine):
+    """An empty executemany would run the INSERT once with no values: on SQLite a row of NULLs."""
+    with write(engine) as conn, deferred.deferring(conn):
+        ticket_id = _ticket(conn)
+        deferred.flush(conn)
+        before = conn.execute(select(func.count()).select_from(ticket_history)).scalar_one()
+        deferred.execute(conn, service._INSERT_HISTORY, [])
+        deferred.flush(conn)
+        assert conn.execute(select(func.count()).select_from(ticket_history)).scalar_one() == before
+        assert _history_actions(conn, ticket_id) == ["created"]

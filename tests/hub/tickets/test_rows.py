@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import Engine, event, update
+from sqlalchemy import Engine, event, select, update
 
 from hub import clock
-from hub.store.db import write
+from hub.store.db import read, write
 from hub.store.tables import subscribers, tickets
 from hub.tickets import rows, service
 from hub.tickets.service import Actor
@@ -167,3 +167,30 @@ def test_a_ref_read_as_absent_but_added_by_another_transaction_is_read_again(eng
         mine = _new_ticket(conn, "Also X-7")
         assert service.add_refs(conn, [("external", "src", "X-7")], mine) == {("external", "src", "X-7")}
         assert service.find_ref(conn, "external", "src", ["X-7"]) == theirs
+
+
+def test_in_a_sqlite_batch_a_new_ticket_gets_its_number_with_its_insert(sqlite_engine):
+    engine = sqlite_engine
+    with write(engine) as conn:
+        before = _new_ticket(conn)  # outside a batch: the database picks the id, the number follows
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    with write(engine) as conn, rows.cached(conn):
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            made = [_new_ticket(conn, f"T{n}", email=None) for n in range(3)]
+            with conn.begin_nested() as savepoint:
+                _new_ticket(conn, "rolled back", email=None)
+                savepoint.rollback()  # its id is free again, and the cache forgot the next id
+            made.append(_new_ticket(conn, "after the rollback", email=None))
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+    assert made == [before + 1, before + 2, before + 3, before + 4]
+    assert not [s for s in statements if s.startswith("UPDATE tickets")]
+    with read(engine) as conn:
+        numbers = dict(conn.execute(select(tickets.c.id, tickets.c.number)).all())
+    year = clock.now().year
+    assert numbers == {t: f"REQ-{year}-{t:06d}" for t in [before, *made]}
