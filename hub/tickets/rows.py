@@ -18,11 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import JSON, Connection, bindparam, event, func, select
+from sqlalchemy import JSON, Connection, bindparam, event, func, select, union_all
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.dml import UpdateBase
 
@@ -41,11 +42,6 @@ _SUBSCRIBERS = (
     select(subscribers_table)
     .where(subscribers_table.c.ticket_id == bindparam("ticket_id"))
     .order_by(subscribers_table.c.added_at)
-)
-_REFS = select(ticket_refs.c.key, ticket_refs.c.ticket_id).where(
-    ticket_refs.c.kind == bindparam("kind"),
-    ticket_refs.c.scope == bindparam("scope"),
-    ticket_refs.c.key.in_(bindparam("keys", expanding=True)),
 )
 _LOAD_MANY = select(tickets).where(tickets.c.id.in_(bindparam("ids", expanding=True)))
 _MAX_TICKET_ID = select(func.coalesce(func.max(tickets.c.id), 0))
@@ -80,10 +76,26 @@ def load(conn: Connection, ticket_id: int) -> Any:
     return row
 
 
+@lru_cache(maxsize=128)
+def _refs_query(count: int) -> Any:
+    """`count` keys of one kind and scope, as exact primary-key look-ups joined by UNION ALL:
+    PostgreSQL plans each as an index look-up whatever its statistics say. With `key IN (...)` on
+    a table filling faster than autovacuum analyzed it, it took the key as a filter over every
+    ref of the kind and scope, and the read-ahead slowed down as the table grew. (A row-value IN
+    over all three columns has SQLite scan the table.)"""
+    branches = [
+        select(ticket_refs.c.key, ticket_refs.c.ticket_id).where(
+            ticket_refs.c.kind == bindparam("kind"),
+            ticket_refs.c.scope == bindparam("scope"),
+            ticket_refs.c.key == bindparam(f"key_{n}"),
+        )
+        for n in range(count)
+    ]
+    return branches[0] if count == 1 else union_all(*branches)
+
+
 def prefetch(conn: Connection, refs: Iterable[Ref]) -> None:
-    """Read `refs` and the rows of the tickets they lead to into the cache. (Per kind and scope:
-    the primary key (kind, scope, key) serves `key IN (...)` under equal kind and scope, where
-    SQLite scans the table for a row-value IN.)"""
+    """Read `refs` and the rows of the tickets they lead to into the cache."""
     cache = _caches.get(conn)
     if cache is None:
         return
@@ -94,9 +106,10 @@ def prefetch(conn: Connection, refs: Iterable[Ref]) -> None:
     found: set[int] = set()
     for (kind, scope), keys in wanted.items():
         ordered = sorted(keys)
-        for start in range(0, len(ordered), 500):
-            chunk = ordered[start : start + 500]
-            hits = dict(conn.execute(_REFS, {"kind": kind, "scope": scope, "keys": chunk}).all())
+        for start in range(0, len(ordered), 100):
+            chunk = ordered[start : start + 100]
+            params = {"kind": kind, "scope": scope, **{f"key_{n}": key for n, key in enumerate(chunk)}}
+            hits = dict(conn.execute(_refs_query(len(chunk)), params).all())
             for key in chunk:
                 ticket_id = hits.get(key)
                 cache[("ref", kind, scope, key)] = None if ticket_id is None else int(ticket_id)
