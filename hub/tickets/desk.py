@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from types import SimpleNamespace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
@@ -23,9 +23,11 @@ if TYPE_CHECKING:
 
 
 def install() -> None:
-    """Register the preparer and the listener once per process."""
+    """Register the preparers and the listener once per process."""
     if prepare not in service.preparers:
         service.preparers.append(prepare)
+    if prepare_update not in service.update_preparers:
+        service.update_preparers.append(prepare_update)
     if on_change not in service.listeners:
         service.listeners.append(on_change)
 
@@ -45,6 +47,20 @@ def prepare(conn: Connection, draft: service.Draft, now: datetime) -> None:
     if desk.triage_queue is not None or desk.rules:
         _route(desk, draft, now)
     _start_clock(desk, draft, now)
+
+
+def prepare_update(conn: Connection, after: Any, values: dict[str, Any], now: datetime) -> None:
+    """A change's UPDATE carries the SLA clock advanced to `now` (as `_start_clock` does for a new
+    ticket): the reconcile that follows finds it current and writes nothing more."""
+    hub = _hub(conn)
+    if hub is None or "sla" in values:
+        return
+    from hub.tickets import sla
+
+    advanced = sla.advance(hub.config.desk, after, after.sla, now)
+    if advanced != after.sla:
+        values["sla"] = advanced
+        sla.reschedule(conn, after.id, after.sla, advanced)
 
 
 def _start_clock(desk: DeskConfig, draft: service.Draft, now: datetime) -> None:

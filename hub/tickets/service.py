@@ -71,6 +71,13 @@ class Draft:
 Preparer = Callable[[Connection, Draft, datetime], None]
 preparers: list[Preparer] = []
 
+UpdatePreparer = Callable[[Connection, Any, dict[str, Any], datetime], None]
+update_preparers: list[UpdatePreparer] = []
+"""Called with (conn, the ticket as the update will leave it, the values to write, now) before a
+change (status, fields, comment) writes its UPDATE; they may add values. The desk adds the SLA
+clock advanced to `now`, so the listener's reconcile finds nothing left to write: one UPDATE per
+change instead of two."""
+
 
 def _notify(conn: Connection, change: Change, now: datetime) -> None:
     for listener in listeners:
@@ -131,6 +138,15 @@ def ticket_update(columns: tuple[str, ...], bump: bool = True) -> Update:
     if bump:
         values["version"] = tickets.c.version + 1
     return rows.patching(update(tickets).where(tickets.c.id == bindparam("ticket_id")).values(values))
+
+
+def _update_for_change(conn: Connection, row: Any, values: dict[str, Any], now: datetime) -> None:
+    """A change's UPDATE of the ticket `row` was read as, with what the update preparers add."""
+    current = vars(row) if isinstance(row, SimpleNamespace) else dict(row._mapping)
+    after = SimpleNamespace(**{**current, **values})
+    for prepare in update_preparers:
+        prepare(conn, after, values, now)
+    update_ticket(conn, row.id, values)
 
 
 def update_ticket(conn: Connection, ticket_id: int, values: dict[str, Any], *, bump: bool = True) -> None:
@@ -381,7 +397,7 @@ def change_status(
     values = _status_values(row.status, status, now)
     if row.first_response_at is None and status not in ("new", "triaged"):
         values["first_response_at"] = now
-    update_ticket(conn, ticket_id, {**values, "updated_at": now})
+    _update_for_change(conn, row, {**values, "updated_at": now}, now)
     _history(conn, ticket_id, actor, now, "status", {"status": (row.status, status)})
     if note:
         add_comment(
@@ -418,7 +434,7 @@ def update_fields(
     if "assignee" in changes and row.status in ("new", "triaged") and values["assignee"]:
         values["status"] = "assigned"
         changes["status"] = (row.status, "assigned")
-    update_ticket(conn, ticket_id, {**values, "updated_at": now})
+    _update_for_change(conn, row, {**values, "updated_at": now}, now)
     _history(conn, ticket_id, actor, now, "updated", changes)
     _notify(conn, Change(ticket_id, "updated", changes), now)
     return changes
@@ -468,7 +484,7 @@ def add_comment(
         changes["status"] = (row.status, new_status)
     elif not from_requester and public and row.first_response_at is None:
         values["first_response_at"] = now
-    update_ticket(conn, ticket_id, values)
+    _update_for_change(conn, row, values, now)
     lines = _history_lines(ticket_id, actor, now, "commented", {"comment": (None, comment_id)})
     if changes:
         lines += _history_lines(ticket_id, actor, now, "reopened", changes)

@@ -204,9 +204,7 @@ def reconcile(conn: Connection, hub: Hub, ticket_id: int, now: datetime, *, new:
     alerts = evaluate(desk, row, sla, now)
     if sla != row.sla:
         update_ticket(conn, ticket_id, {"sla": sla}, bump=False)
-    due = next_check(sla)
-    if due != (None if new else _scheduled(row.sla)):  # sla_timers holds next_check of the stored clock
-        _timer(conn, ticket_id, due)
+    reschedule(conn, ticket_id, None if new else row.sla, sla)
     _metrics(conn, row, sla)
     if alerts:
         from hub.tickets import notify
@@ -216,6 +214,14 @@ def reconcile(conn: Connection, hub: Hub, ticket_id: int, now: datetime, *, new:
             if sla["state"] != "stopped":
                 notify.queue_alert(conn, hub, row, alert, sla, now)
     return alerts
+
+
+def reschedule(conn: Connection, ticket_id: int, stored: dict[str, Any] | None, sla: dict[str, Any]) -> None:
+    """`sla` replaces the clock `stored` (None: the ticket has no timer yet). sla_timers holds
+    the next check of the stored clock; whoever writes a clock moves the timer with it."""
+    due = next_check(sla)
+    if due != _scheduled(stored):
+        _timer(conn, ticket_id, due)
 
 
 def _scheduled(stored: dict[str, Any] | None) -> datetime | None:

@@ -165,3 +165,30 @@ def test_a_new_ticket_starts_its_clock_in_its_insert_and_gets_its_timer(desk_hub
     with read(hub.engine) as conn:
         (timer,) = conn.execute(select(sla_timers.c.next_check_at).where(sla_timers.c.ticket_id == ticket["id"]))
     assert timer.next_check_at == utc(2026, 11, 27, 19, 12)
+
+
+def test_a_change_writes_its_ticket_once_with_the_clock_advanced(desk_hub, fake_clock):
+    """The clock moves with the change's own UPDATE (one per change, not a second one for the
+    clock), and its timer moves with it."""
+    from sqlalchemy import event
+
+    hub = desk_hub()
+    feed = Feed(hub)
+    ticket = feed({"title": "Broken bench", "requester": CITIZEN}, external_id="T1")
+    fake_clock.current = utc(2026, 11, 27, 17, 0)  # Friday 11:00: 2h used
+    updates: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("UPDATE tickets"):
+            updates.append(statement)
+
+    event.listen(hub.engine, "before_cursor_execute", record)
+    try:
+        feed({"status": "waiting_on_requester"}, type="ticket.status", external_id="T1")
+    finally:
+        event.remove(hub.engine, "before_cursor_execute", record)
+    assert len(updates) == 1 and "sla=" in updates[0] and "status=" in updates[0]
+    paused = feed.ticket(ticket["id"])["sla"]
+    assert paused["state"] == "paused" and paused["resolution_elapsed"] == 2 * 3600
+    with read(hub.engine) as conn:  # paused, and the first response is in: nothing to watch
+        assert conn.execute(select(sla_timers).where(sla_timers.c.ticket_id == ticket["id"])).first() is None
