@@ -17,6 +17,7 @@ from hub.store.db import read, write
 from hub.store.tables import comments, inbox, tickets
 from hub.tickets import queries
 from tests import reference_connector as ref
+from tests.support.statements import on_statement, recorded
 
 
 def raw(key: str, **item: object) -> RawEvent:
@@ -304,8 +305,6 @@ def test_a_deadlock_defers_the_event_instead_of_dead_lettering_it(make_hub, fake
 def test_a_batch_writes_its_refs_and_subscribers_once_and_finds_them_meanwhile(make_hub):
     """New tickets' refs and subscribers are written with the batch; later events of the same
     batch already thread onto them and recognise their requesters as parties."""
-    from sqlalchemy import event
-
     from hub.store.tables import subscribers, ticket_refs
 
     hub = make_hub()
@@ -323,19 +322,10 @@ def test_a_batch_writes_its_refs_and_subscribers_once_and_finds_them_meanwhile(m
             raw("c3", type="ticket.comment", external_id="A", thread_refs=["<a@x>"], data={"body": "again"}),
         ],
     )
-    inserts: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith(("INSERT INTO ticket_refs", "INSERT INTO subscribers")):
-            inserts.append(statement.split()[2])
-
-    event.listen(hub.engine, "before_cursor_execute", record)
-    try:
+    with recorded(hub.engine, "INSERT INTO ticket_refs", "INSERT INTO subscribers") as inserts:
         report = process_batch(hub)
-    finally:
-        event.remove(hub.engine, "before_cursor_execute", record)
     assert report.done == 5
-    assert sorted(inserts) == ["subscribers", "ticket_refs"]  # one statement each for the batch
+    assert sorted(i.split()[2] for i in inserts) == ["subscribers", "ticket_refs"]  # one each for the batch
     with read(hub.engine) as conn:
         refs = conn.execute(select(ticket_refs.c.kind, ticket_refs.c.key)).all()
         subs = conn.execute(select(subscribers.c.address)).scalars().all()
@@ -352,15 +342,13 @@ def test_a_ref_another_worker_commits_after_the_read_ahead_reruns_the_batch(make
     """This batch read external id R as absent; another worker commits a ticket for R before the
     batch writes its refs. The batch's write is refused, it runs again, and the event updates the
     other ticket: still one ticket for R."""
-    from sqlalchemy import event
-
     from hub.tickets import service
 
     hub = make_hub()
     receive(hub.engine, "src", [raw("r1", external_id="R", data={"title": "Ours", "priority": "urgent"})])
     raced = {"done": False}
 
-    def other_worker_first(conn, cursor, statement, parameters, context, executemany):
+    def other_worker_first(statement: str) -> None:
         if statement.startswith("INSERT INTO tickets") and not raced["done"]:
             raced["done"] = True
             with write(engine) as other:
@@ -376,11 +364,8 @@ def test_a_ref_another_worker_commits_after_the_read_ahead_reruns_the_batch(make
                     external_id="R",
                 )
 
-    event.listen(hub.engine, "before_cursor_execute", other_worker_first)
-    try:
+    with on_statement(hub.engine, other_worker_first):
         report = process_batch(hub)
-    finally:
-        event.remove(hub.engine, "before_cursor_execute", other_worker_first)
     assert report.done == 1
     with read(hub.engine) as conn:
         assert conn.execute(select(tickets.c.title, tickets.c.priority)).all() == [("Ours", "urgent")]

@@ -3,17 +3,17 @@ never older than the database."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 import pytest
-from sqlalchemy import Engine, event, select, update
+from sqlalchemy import Engine, select, update
 
 from hub import clock
 from hub.store.db import read, write
 from hub.store.tables import subscribers, tickets
 from hub.tickets import rows, service
 from hub.tickets.service import Actor
+from tests.support.statements import recorded
 
 ACTOR = Actor("test")
 
@@ -25,19 +25,8 @@ def _new_ticket(conn, title: str = "Pothole on Main St", email: str | None = "an
     )
 
 
-@contextmanager
-def counting_selects(engine: Engine) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+def counting_selects(engine: Engine) -> AbstractContextManager[list[str]]:
+    return recorded(engine, "SELECT")
 
 
 def test_a_new_ticket_is_read_from_the_cache_with_what_the_database_holds(engine):
@@ -173,23 +162,14 @@ def test_in_a_sqlite_batch_a_new_ticket_gets_its_number_with_its_insert(sqlite_e
     engine = sqlite_engine
     with write(engine) as conn:
         before = _new_ticket(conn)  # outside a batch: the database picks the id, the number follows
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    with write(engine) as conn, rows.cached(conn):
-        event.listen(engine, "before_cursor_execute", record)
-        try:
-            made = [_new_ticket(conn, f"T{n}", email=None) for n in range(3)]
-            with conn.begin_nested() as savepoint:
-                _new_ticket(conn, "rolled back", email=None)
-                savepoint.rollback()  # its id is free again, and the cache forgot the next id
-            made.append(_new_ticket(conn, "after the rollback", email=None))
-        finally:
-            event.remove(engine, "before_cursor_execute", record)
+    with write(engine) as conn, rows.cached(conn), recorded(engine, "UPDATE tickets") as updates:
+        made = [_new_ticket(conn, f"T{n}", email=None) for n in range(3)]
+        with conn.begin_nested() as savepoint:
+            _new_ticket(conn, "rolled back", email=None)
+            savepoint.rollback()  # its id is free again, and the cache forgot the next id
+        made.append(_new_ticket(conn, "after the rollback", email=None))
     assert made == [before + 1, before + 2, before + 3, before + 4]
-    assert not [s for s in statements if s.startswith("UPDATE tickets")]
+    assert updates == []
     with read(engine) as conn:
         numbers = dict(conn.execute(select(tickets.c.id, tickets.c.number)).all())
     year = clock.now().year

@@ -15,6 +15,7 @@ from hub.tickets import queries
 from hub.tickets.sla import check_due
 from tests import reference_connector as ref
 from tests.hub.tickets.conftest import Feed
+from tests.support.statements import recorded
 
 CITIZEN = {"name": "Ann", "email": "ann@example.org", "kind": "citizen"}
 
@@ -148,19 +149,10 @@ def test_a_rule_pins_a_24x7_policy_that_a_queue_change_keeps(desk_hub, fake_cloc
 def test_a_new_ticket_starts_its_clock_in_its_insert_and_gets_its_timer(desk_hub, fake_clock):
     """The clock is computed before the INSERT, so no UPDATE of tickets.sla follows it, and the
     first check (the first-response warning) is scheduled all the same."""
-    from sqlalchemy import event
-
     hub = desk_hub()
-    updates: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("UPDATE TICKETS") and "sla" in statement:
-            updates.append(statement)
-
-    event.listen(hub.engine, "before_cursor_execute", record)
-    ticket = Feed(hub)({"title": "Broken bench", "requester": CITIZEN}, external_id="T1")
-    event.remove(hub.engine, "before_cursor_execute", record)
-    assert updates == []
+    with recorded(hub.engine, "UPDATE tickets") as updates:
+        ticket = Feed(hub)({"title": "Broken bench", "requester": CITIZEN}, external_id="T1")
+    assert [u for u in updates if "sla" in u] == []
     assert ticket["sla"]["first_response_warn_at"] == "2026-11-27T19:12:00Z"  # 80% of 4h: 09-12, 13-13:12
     with read(hub.engine) as conn:
         (timer,) = conn.execute(select(sla_timers.c.next_check_at).where(sla_timers.c.ticket_id == ticket["id"]))
@@ -170,23 +162,12 @@ def test_a_new_ticket_starts_its_clock_in_its_insert_and_gets_its_timer(desk_hub
 def test_a_change_writes_its_ticket_once_with_the_clock_advanced(desk_hub, fake_clock):
     """The clock moves with the change's own UPDATE (one per change, not a second one for the
     clock), and its timer moves with it."""
-    from sqlalchemy import event
-
     hub = desk_hub()
     feed = Feed(hub)
     ticket = feed({"title": "Broken bench", "requester": CITIZEN}, external_id="T1")
     fake_clock.current = utc(2026, 11, 27, 17, 0)  # Friday 11:00: 2h used
-    updates: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith("UPDATE tickets"):
-            updates.append(statement)
-
-    event.listen(hub.engine, "before_cursor_execute", record)
-    try:
+    with recorded(hub.engine, "UPDATE tickets") as updates:
         feed({"status": "waiting_on_requester"}, type="ticket.status", external_id="T1")
-    finally:
-        event.remove(hub.engine, "before_cursor_execute", record)
     assert len(updates) == 1 and "sla=" in updates[0] and "status=" in updates[0]
     paused = feed.ticket(ticket["id"])["sla"]
     assert paused["state"] == "paused" and paused["resolution_elapsed"] == 2 * 3600
