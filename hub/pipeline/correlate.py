@@ -76,8 +76,9 @@ _BY_NUMBER = select(tickets.c.id).where(tickets.c.number == bindparam("number"))
 
 
 def prefetch(conn: Connection, events: list[tuple[dict[str, Any], str]]) -> None:
-    """Read ahead what a batch of (event, dedup key) will be correlated by: the source's ids, the
-    events' own keys (replays), the threads they answer."""
+    """Read ahead what a batch of (event, dedup key) will be correlated by - the source's ids, the
+    events' own keys (replays), the threads they answer - and the thread ids they bring (whether
+    one is taken decides how a new ticket's refs are written)."""
     refs: set[rows.Ref] = set()
     for event, dedup_key in events:
         instance = event["instance"]
@@ -85,7 +86,9 @@ def prefetch(conn: Connection, events: list[tuple[dict[str, Any], str]]) -> None
             refs.add(("external", instance, event["external_id"]))
         if event["type"] == "ticket.create":
             refs.add(("event", instance, dedup_key))
-        refs.update(("thread", "", ref) for ref in event.get("in_reply_to") or [])
+        refs.update(
+            ("thread", "", ref) for ref in [*(event.get("in_reply_to") or []), *(event.get("thread_refs") or [])]
+        )
     rows.prefetch(conn, refs)
 
 

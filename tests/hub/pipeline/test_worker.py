@@ -315,7 +315,9 @@ def test_a_batch_writes_its_refs_and_subscribers_once_and_finds_them_meanwhile(m
             raw(
                 "n1", external_id="A", thread_refs=["<a@x>"], data={"title": "Leak", "requester": {"email": "a@x.org"}}
             ),
-            raw("n2", external_id="B", data={"title": "Noise", "requester": {"email": "b@x.org"}}),
+            raw(
+                "n2", external_id="B", thread_refs=["<b@x>"], data={"title": "Noise", "requester": {"email": "b@x.org"}}
+            ),
             raw("c1", type="ticket.comment", external_id="A", actor={"email": "a@x.org"}, data={"body": "worse"}),
             raw("c2", type="ticket.create", in_reply_to=["<a@x>"], data={"title": "Re: Leak", "description": "still"}),
             # its own message id is one the batch already knows: no ref to add
@@ -330,7 +332,7 @@ def test_a_batch_writes_its_refs_and_subscribers_once_and_finds_them_meanwhile(m
         refs = conn.execute(select(ticket_refs.c.kind, ticket_refs.c.key)).all()
         subs = conn.execute(select(subscribers.c.address)).scalars().all()
         bodies = conn.execute(select(comments.c.body).order_by(comments.c.id)).scalars().all()
-    assert {("external", "A"), ("external", "B"), ("thread", "<a@x>")} <= set(refs)
+    assert {("external", "A"), ("external", "B"), ("thread", "<a@x>"), ("thread", "<b@x>")} <= set(refs)
     assert all(kind and key for kind, key in refs)
     assert sorted(subs) == ["a@x.org", "b@x.org"]
     assert bodies == ["worse", "still", "again"]
