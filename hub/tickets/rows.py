@@ -9,9 +9,9 @@ tickets or subscribers table, and any rollback, empties the whole cache, so a re
 anything older than the database. Outside `cached`, reads go to the database.
 
 The worker also reads ahead (`prefetch`): the refs its batch's events will be correlated by, and
-the rows of the tickets they lead to, one query per ref kind and one for the rows, instead of a
-look-up and a row read per event. A ref read and not found is cached as absent; the service's
-inserts of refs patch the cache (`referenced`).
+the rows of the tickets they lead to, one query per ref kind and scope and one for the rows,
+instead of a look-up and a row read per event. A ref read and not found is cached as absent; the
+service's inserts of refs patch the cache (`referenced`).
 """
 
 from __future__ import annotations
