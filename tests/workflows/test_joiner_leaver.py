@@ -6,6 +6,7 @@ from __future__ import annotations
 from hub.store.db import write
 from hub.tickets import service
 from tests.connectors.m365.test_users import FINANCE
+from tests.support.statements import recorded
 from tests.workflows.conftest import SAM, at
 
 JOINS = "2026-12-01T14:00:00Z"  # Tuesday; the clock starts Friday 2026-11-27 15:00 UTC
@@ -132,3 +133,17 @@ def test_rehire_after_leaving_starts_a_new_onboarding(desk):
     kinds = [w.kind for w in desk.workflows()]
     assert kinds == ["joiner", "leaver", "joiner"]
     assert len({w.ticket_id for w in desk.workflows()}) == 3
+
+
+def test_resolving_a_ticket_outside_any_workflow_does_not_look_for_its_task(desk):
+    """Only a workflow's task tickets have a parent; every other ticket skips the task look-up
+    (one query less per status change). A task ticket closed by hand still finishes its task (above)."""
+    with write(desk.hub.engine) as conn:
+        ticket_id = service.create_ticket(
+            conn, {"title": "Broken chair"}, instance="hr", connector="memory", channel="api", prefix="REQ",
+            actor=service.Actor("agent:kim"), now=at("2026-12-01T09:00Z"),
+        )  # fmt: skip
+    with recorded(desk.hub.engine, "SELECT workflow_tasks") as lookups:
+        close_by_hand(desk, ticket_id)
+    assert desk.ticket(ticket_id).status == "resolved"
+    assert lookups == []

@@ -13,7 +13,7 @@ from hub import clock
 from hub.outbox import dispatcher
 from hub.outbox.queue import enqueue
 from hub.store.tables import workflow_tasks, workflows
-from hub.tickets import service
+from hub.tickets import rows, service
 from hub.tickets.service import FINAL_STATUSES, Actor
 
 ACTOR = Actor("workflow")
@@ -75,6 +75,9 @@ def on_change(conn: Connection, change: service.Change, now: datetime) -> None:
     """A task ticket reaching a final status (by hand or by its automated step) finishes the task."""
     status = change.fields.get("status")
     if status is None or status[1] not in FINAL_STATUSES:
+        return
+    row = rows.load(conn, change.ticket_id)  # the worker's batch has it cached
+    if row is None or row.parent_id is None:  # a task ticket always has its workflow's parent
         return
     task = conn.execute(_TASK_OF_TICKET, {"ticket_id": change.ticket_id}).first()
     if task is None or task.state in FINISHED:
