@@ -108,6 +108,8 @@ def on_change(conn: Connection, desk: DeskConfig, change: Change, now: datetime)
     """When an original is resolved (or closed), its open duplicates are resolved with it."""
     if change.action != "status" or change.fields["status"][1] not in ("resolved", "closed"):
         return
+    if rows.has_duplicates(conn, change.ticket_id) is False:  # read ahead by the worker's batch
+        return
     open_duplicates = conn.execute(_OPEN_DUPLICATES, {"original": change.ticket_id}).scalars()
     ids = list(open_duplicates)
     if not ids:

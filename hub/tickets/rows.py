@@ -9,9 +9,9 @@ tickets or subscribers table, and any rollback, empties the whole cache, so a re
 anything older than the database. Outside `cached`, reads go to the database.
 
 The worker also reads ahead (`prefetch`): the refs its batch's events will be correlated by, and
-the rows of the tickets they lead to, one query per ref kind and scope and one for the rows,
-instead of a look-up and a row read per event. A ref read and not found is cached as absent; the
-service's inserts of refs patch the cache (`referenced`).
+the rows of the tickets they lead to and whether they have duplicates, one query per ref kind and
+scope and two for the tickets, instead of look-ups per event. A ref read and not found is cached
+as absent; the service's inserts of refs patch the cache (`referenced`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from hub.store.tables import ticket_refs, tickets
 # the rollback of an invalidated connection (database outage) tells us to forget.
 # Keys: a ticket id (its row), ("subscribers", ticket id) (its subscribers, oldest first),
 # ("ref", kind, scope, key) (the ticket id the ref leads to, None when there is no such ref),
-# "next_ticket_id" (SQLite: the id the next new ticket gets).
+# "next_ticket_id" (SQLite: the id the next new ticket gets), ("has_duplicates", ticket id)
+# (whether any ticket is marked a duplicate of it).
 _caches: WeakKeyDictionary[Connection, dict[Any, Any]] = WeakKeyDictionary()
 _LOAD = select(tickets).where(tickets.c.id == bindparam("ticket_id"))
 _SUBSCRIBERS = (
@@ -44,6 +45,9 @@ _SUBSCRIBERS = (
     .order_by(subscribers_table.c.added_at)
 )
 _LOAD_MANY = select(tickets).where(tickets.c.id.in_(bindparam("ids", expanding=True)))
+_ORIGINALS = (
+    select(tickets.c.duplicate_of_id).where(tickets.c.duplicate_of_id.in_(bindparam("ids", expanding=True))).distinct()
+)
 _MAX_TICKET_ID = select(func.coalesce(func.max(tickets.c.id), 0))
 _WATCHED = (tickets, subscribers_table, ticket_refs)
 Ref = tuple[str, str, str]  # (kind, scope, key)
@@ -95,7 +99,8 @@ def _refs_query(count: int) -> Any:
 
 
 def prefetch(conn: Connection, refs: Iterable[Ref]) -> None:
-    """Read `refs` and the rows of the tickets they lead to into the cache."""
+    """Read `refs` into the cache, and for the tickets they lead to their rows and whether any
+    ticket is marked a duplicate of them (asked when one is resolved)."""
     cache = _caches.get(conn)
     if cache is None:
         return
@@ -116,8 +121,20 @@ def prefetch(conn: Connection, refs: Iterable[Ref]) -> None:
             found.update(int(t) for t in hits.values())
     unread = sorted(t for t in found if t not in cache)
     for start in range(0, len(unread), 500):
-        for row in conn.execute(_LOAD_MANY, {"ids": unread[start : start + 500]}):
+        ids = unread[start : start + 500]
+        for row in conn.execute(_LOAD_MANY, {"ids": ids}):
             cache[row.id] = SimpleNamespace(**row._mapping)
+        originals = set(conn.execute(_ORIGINALS, {"ids": ids}).scalars())
+        for ticket_id in ids:
+            cache[("has_duplicates", ticket_id)] = ticket_id in originals
+
+
+def has_duplicates(conn: Connection, ticket_id: int) -> bool | None:
+    """Whether any ticket is marked a duplicate of this one, when the batch read it ahead (None:
+    not known). Marking a duplicate is a write the service does not patch, so it empties the
+    cache and this goes back to None."""
+    cache = _caches.get(conn)
+    return None if cache is None else cache.get(("has_duplicates", ticket_id))
 
 
 def refs_lookup(conn: Connection, refs: Iterable[Ref]) -> dict[Ref, int | None] | None:
@@ -183,6 +200,7 @@ def remember(conn: Connection, ticket_id: int, values: dict[str, Any]) -> None:
         row[name] = jsonutil.loads(jsonutil.dumpb(value)) if name in _JSON_COLUMNS and value is not None else value
     cache[ticket_id] = SimpleNamespace(**{**row, "id": ticket_id})
     cache[("subscribers", ticket_id)] = []  # a new ticket has none yet
+    cache[("has_duplicates", ticket_id)] = False
 
 
 def subscribers(conn: Connection, ticket_id: int) -> list[Any]:

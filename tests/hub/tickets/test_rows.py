@@ -119,14 +119,14 @@ def _ticket_with_external_id(conn, external_id: str) -> int:
     )
 
 
-def test_a_batch_reads_its_refs_and_their_tickets_ahead_in_two_queries(engine):
+def test_a_batch_reads_its_refs_and_their_tickets_ahead_in_three_queries(engine):
     with write(engine) as conn:
         ids = {f"X-{n}": _ticket_with_external_id(conn, f"X-{n}") for n in range(30)}
     wanted = [("external", "src", key) for key in [*ids, "X-missing"]]
     with write(engine) as conn, rows.cached(conn):
         with counting_selects(engine) as selects:
             rows.prefetch(conn, wanted)
-        assert len(selects) == 2  # the refs, then the rows of the tickets they lead to
+        assert len(selects) == 3  # the refs; the rows of the tickets they lead to; their duplicates
         with counting_selects(engine) as selects:
             found = {key: service.find_ref(conn, "external", "src", [key]) for key in [*ids, "X-missing"]}
             titles = {key: rows.load(conn, ids[key]).title for key in ids}
@@ -174,3 +174,18 @@ def test_in_a_sqlite_batch_a_new_ticket_gets_its_number_with_its_insert(sqlite_e
         numbers = dict(conn.execute(select(tickets.c.id, tickets.c.number)).all())
     year = clock.now().year
     assert numbers == {t: f"REQ-{year}-{t:06d}" for t in [before, *made]}
+
+
+def test_the_read_ahead_knows_which_tickets_have_duplicates_until_one_is_marked(engine):
+    with write(engine) as conn:
+        original = _ticket_with_external_id(conn, "O-1")
+        lonely = _ticket_with_external_id(conn, "L-1")
+        dup = _ticket_with_external_id(conn, "D-1")
+        conn.execute(update(tickets).where(tickets.c.id == dup).values(duplicate_of_id=original))
+    with write(engine) as conn, rows.cached(conn):
+        rows.prefetch(conn, [("external", "src", key) for key in ("O-1", "L-1")])
+        assert rows.has_duplicates(conn, original) is True
+        assert rows.has_duplicates(conn, lonely) is False
+        assert rows.has_duplicates(conn, _new_ticket(conn)) is False  # new in the batch
+        conn.execute(update(tickets).where(tickets.c.id == dup).values(duplicate_of_id=lonely))
+        assert rows.has_duplicates(conn, lonely) is None  # unknown again: the database decides
