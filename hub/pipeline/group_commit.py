@@ -5,8 +5,8 @@ On SQLite the committer drives one DBAPI connection itself (`SQLiteBatchWriter`)
 committer thread gives up the GIL at every database call and waits to get it back behind the
 request threads, so the number of calls per batch is what limits intake. Through SQLAlchemy a
 batch took a pool checkout and reset, a BEGIN issued from an event, the execution context and
-result processing; measured side by side, intake went from 0.42 to about 0.58 of the bare Flask
-reference without them (bench/README.md, change 23). PostgreSQL keeps the SQLAlchemy path.
+result processing; without them intake went from 0.42 to 0.51 of the bare Flask reference,
+measured side by side (bench/README.md, change 23). PostgreSQL keeps the SQLAlchemy path.
 """
 
 from __future__ import annotations
@@ -24,14 +24,12 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from hub import clock
-from hub.pipeline.inbox import Stored, inbox_rows, missing_keys, outcomes, store_many
+from hub.pipeline.inbox import Groups, Stored, inbox_rows, missing_keys, outcomes, store_many
 from hub.sdk.connector import RawEvent
 from hub.store.db import is_sqlite, sqlite_writer, write
 from hub.store.tables import inbox
 
 log = logging.getLogger("hub.inbox")
-
-Groups = Sequence[tuple[str, Sequence[RawEvent]]]
 
 
 @dataclass
@@ -111,19 +109,6 @@ class GroupCommitter:
             j.future.set_result(result)
 
 
-_COLUMNS = (
-    "instance",
-    "dedup_key",
-    "received_at",
-    "content_type",
-    "headers",
-    "body",
-    "state",
-    "attempts",
-    "available_at",
-)
-
-
 class SQLiteBatchWriter:
     """`store_many` on one DBAPI connection held for the committer's life: BEGIN IMMEDIATE, one
     multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING, COMMIT. The connection comes from the
@@ -133,19 +118,21 @@ class SQLiteBatchWriter:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._bind: list[Callable[[Any], Any] | None] = [
-            inbox.c[name].type.bind_processor(engine.dialect) for name in _COLUMNS
-        ]
+        self._bind: dict[str, Callable[[Any], Any] | None] = {
+            column.name: column.type.bind_processor(engine.dialect) for column in inbox.c
+        }
         self._conn: Any = None  # the pool's proxy of the DBAPI connection, opened on first use
 
     def store(self, groups: Groups) -> list[list[Stored]]:
         keyed, rows = inbox_rows(groups, clock.now())
         if not rows:
             return [[] for _ in groups]
+        columns = tuple(rows[0])  # what `inbox_rows` fills, in its order
+        processors = [self._bind[name] for name in columns]
         params = [
             process(row[name]) if process else row[name]
             for row in rows
-            for name, process in zip(_COLUMNS, self._bind, strict=True)
+            for name, process in zip(columns, processors, strict=True)
         ]
         proxy = self._connection()
         dbapi_conn = proxy.driver_connection
@@ -154,10 +141,10 @@ class SQLiteBatchWriter:
                 dbapi_conn.execute("BEGIN IMMEDIATE")
                 try:
                     inserted: dict[tuple[str, str], int] = {}
-                    width = len(_COLUMNS)
+                    width = len(columns)
                     for start in range(0, len(rows), _CHUNK):  # SQLite caps the parameters per statement
                         chunk = params[start * width : (start + _CHUNK) * width]
-                        returned = dbapi_conn.execute(_insert_sql(len(chunk) // width), chunk).fetchall()
+                        returned = dbapi_conn.execute(_insert_sql(columns, len(chunk) // width), chunk).fetchall()
                         inserted.update({(instance, key): int(ident) for ident, instance, key in returned})
                     existing: dict[tuple[str, str], int] = {}
                     for instance, keys in missing_keys(rows, inserted):
@@ -197,14 +184,14 @@ class SQLiteBatchWriter:
             self._conn = None
 
 
-_CHUNK = 500  # rows per INSERT: 4,500 parameters, under SQLite's default limit of 32,766
+_CHUNK = 500  # rows per INSERT: ~4,500 parameters, under SQLite's default limit of 32,766
 
 
 @lru_cache(maxsize=64)
-def _insert_sql(rows: int) -> str:
-    values = ", ".join(["(" + ", ".join("?" * len(_COLUMNS)) + ")"] * rows)
+def _insert_sql(columns: tuple[str, ...], rows: int) -> str:
+    values = ", ".join(["(" + ", ".join("?" * len(columns)) + ")"] * rows)
     return (
-        f"INSERT INTO {inbox.name} ({', '.join(_COLUMNS)}) VALUES {values} "
+        f"INSERT INTO {inbox.name} ({', '.join(columns)}) VALUES {values} "
         "ON CONFLICT DO NOTHING RETURNING id, instance, dedup_key"
     )
 

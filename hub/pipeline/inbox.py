@@ -24,6 +24,8 @@ from hub.store.tables import inbox
 
 log = logging.getLogger("hub.inbox")
 MAX_KEY = 500
+Groups = Sequence[tuple[str, Sequence[RawEvent]]]  # (instance, its events) for one commit
+Keyed = list[list[tuple[str, RawEvent]]]  # each group's (dedup key, event)
 
 
 @dataclass(frozen=True)
@@ -50,9 +52,7 @@ def store(conn: Connection, instance: str, events: Sequence[RawEvent], now: date
     return store_many(conn, [(instance, events)], now)[0]
 
 
-def store_many(
-    conn: Connection, groups: Sequence[tuple[str, Sequence[RawEvent]]], now: datetime | None = None
-) -> list[list[Stored]]:
+def store_many(conn: Connection, groups: Groups, now: datetime | None = None) -> list[list[Stored]]:
     """`store` for several (instance, events) groups at once: one multi-row INSERT ... ON CONFLICT
     DO NOTHING RETURNING for all of them, and one SELECT for the ids of any already stored."""
     keyed, rows = inbox_rows(groups, now or clock.now())
@@ -69,10 +69,7 @@ def store_many(
     return outcomes(groups, keyed, inserted, existing)
 
 
-Keyed = list[list[tuple[str, RawEvent]]]
-
-
-def inbox_rows(groups: Sequence[tuple[str, Sequence[RawEvent]]], now: datetime) -> tuple[Keyed, list[dict[str, Any]]]:
+def inbox_rows(groups: Groups, now: datetime) -> tuple[Keyed, list[dict[str, Any]]]:
     """The events' dedup keys, and the inbox rows to insert for them."""
     keyed = [[(_key(event), event) for event in events] for _instance, events in groups]
     rows = []
@@ -104,7 +101,7 @@ def missing_keys(rows: list[dict[str, Any]], inserted: dict[tuple[str, str], int
 
 
 def outcomes(
-    groups: Sequence[tuple[str, Sequence[RawEvent]]],
+    groups: Groups,
     keyed: Keyed,
     inserted: dict[tuple[str, str], int],
     existing: dict[tuple[str, str], int],
