@@ -15,6 +15,7 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 GUNICORN_WORKERS = int(os.environ.get("HUB_BENCH_GUNICORN_WORKERS", "1"))
 GUNICORN_THREADS = int(os.environ.get("HUB_BENCH_GUNICORN_THREADS", "16"))
+GUNICORN_CLASS = os.environ.get("HUB_BENCH_GUNICORN_CLASS", "gthread")
 
 
 def free_port() -> int:
@@ -44,7 +45,7 @@ def gunicorn_command(app: str, port: int) -> list[str]:
         "--workers",
         str(GUNICORN_WORKERS),
         "--worker-class",
-        "gthread",
+        GUNICORN_CLASS,
         "--threads",
         str(GUNICORN_THREADS),
         "--bind",

@@ -144,6 +144,21 @@ def test_a_batch_reads_its_refs_and_their_tickets_ahead_in_three_queries(engine)
         assert len(selects) == 1
 
 
+@pytest.mark.parametrize("count", [1, 2, 16, 17, 101, 230])
+def test_the_read_ahead_finds_every_ref_whatever_the_batch_size(engine, count):
+    """The keys go in padded chunks of a few fixed sizes (one compiled statement per size)."""
+    with write(engine) as conn:
+        made = {f"K-{n}": _ticket_with_external_id(conn, f"K-{n}") for n in range(0, count, 2)}
+    keys = [f"K-{n}" for n in range(count)]
+    with write(engine) as conn, rows.cached(conn):
+        with recorded(engine, "SELECT ticket_refs") as selects:
+            rows.prefetch(conn, [("external", "src", key) for key in keys])
+        assert len(selects) == -(-count // 100)
+        assert rows.refs_lookup(conn, [("external", "src", key) for key in keys]) == {
+            ("external", "src", key): made.get(key) for key in keys
+        }
+
+
 @pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # SQLite: one writer, no race
 def test_a_ref_read_as_absent_but_added_by_another_transaction_is_read_again(engine):
     """Two workers on PostgreSQL: this batch read X-7 as absent; another commits a ticket for it
