@@ -58,8 +58,10 @@ def main(argv: list[str] | None = None) -> int:
             with open(args.pyinstrument, "w") as out:
                 out.write(profiler.output_text(unicode=False, color=False))
         hub.close()
-    print(f"{report}\n{args.events / elapsed:,.0f} events/s ({elapsed:.2f} s, {args.backend}, one process; "
-          f"CPU {cpu:.2f} s = {cpu / args.events * 1e6:.0f} µs per event)")
+    print(
+        f"{report}\n{args.events / elapsed:,.0f} events/s ({elapsed:.2f} s, {args.backend}, one process; "
+        f"CPU {cpu:.2f} s = {cpu / args.events * 1e6:.0f} µs per event)"
+    )
     if counts:
         print(f"{sum(counts.values()) / args.events:.2f} statements per event")
         for statement, n in counts.most_common(25):
