@@ -26,10 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=3000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--batch-size", type=int, help="default: the hub's for the backend")
+    parser.add_argument("--batch-time", help="e.g. 20ms, or null; default: the hub's for the backend")
     parser.add_argument("--statements", action="store_true", help="count SQL statements per event")
     parser.add_argument("--pyinstrument", metavar="FILE", help="write a pyinstrument text profile here")
     args = parser.parse_args(argv)
-    with bench_hub(args.backend, worker=f"batch_size: {args.batch_size}" if args.batch_size else "") as bh:
+    worker = [f"batch_size: {args.batch_size}"] if args.batch_size else []
+    worker += [f"batch_time: {args.batch_time}"] if args.batch_time else []
+    with bench_hub(args.backend, worker=", ".join(worker)) as bh:
         load_inbox(bh.database_url, payloads.mixed(args.events))
         os.environ["HUB_DATABASE_URL"] = bh.database_url
         from hub.config import load_config

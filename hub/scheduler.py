@@ -21,7 +21,7 @@ from hub.config import InstanceConfig, parse_duration
 from hub.outbox.dispatcher import dispatch_due
 from hub.pipeline import circuit, state
 from hub.pipeline.poll import poll_instance
-from hub.pipeline.worker import process_batch
+from hub.pipeline.worker import BatchSizer
 from hub.runtime import Hub
 from hub.sdk.connector import PolledConnector
 from hub.sdk.errors import FatalError, RetriableError
@@ -176,9 +176,10 @@ class WorkerLoop:
 
     def _run(self) -> None:
         failures = 0
+        sizer = BatchSizer(self.hub)
         while not self._stop.is_set():
             try:
-                report = process_batch(self.hub)
+                report = sizer.run(self.hub)
             except Exception as exc:  # database away: the batch rolled back, nothing is lost
                 failures += 1
                 if failures == 1:

@@ -16,6 +16,7 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -73,20 +74,29 @@ class GroupCommitter:
                 job = self._queue.get()
                 if job is None:
                     return
-                jobs = [job]
-                while len(jobs) < self.max_batch:
-                    try:
-                        more = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if more is None:
-                        self._queue.put(None)
-                        break
-                    jobs.append(more)
-                self._commit(jobs)
+                # On SQLite the batch is gathered once the write lock is ours: the requests that
+                # came in while the worker held it go into this commit, not behind its next batch.
+                with self._writers_turn():
+                    self._commit(self._gather(job))
         finally:
             if self._writer is not None:
                 self._writer.close()
+
+    def _writers_turn(self) -> AbstractContextManager[None]:
+        return sqlite_writer(self.engine) if self._writer is not None else nullcontext()
+
+    def _gather(self, first: _Job) -> list[_Job]:
+        jobs = [first]
+        while len(jobs) < self.max_batch:
+            try:
+                more = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                self._queue.put(None)
+                break
+            jobs.append(more)
+        return jobs
 
     def _store(self, groups: Groups) -> list[list[Stored]]:
         if self._writer is not None:
@@ -114,7 +124,7 @@ class SQLiteBatchWriter:
     multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING, COMMIT. The connection comes from the
     engine's pool, so it has the same pragmas (WAL, synchronous=FULL) and connect hooks as every
     other; values go through the columns' own bind processors, so rows read back exactly as rows
-    stored through SQLAlchemy do. Used from one thread only."""
+    stored through SQLAlchemy do. Used from one thread only, which holds `db.sqlite_writer`."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -137,24 +147,23 @@ class SQLiteBatchWriter:
         proxy = self._connection()
         dbapi_conn = proxy.driver_connection
         try:
-            with sqlite_writer(self.engine):
-                dbapi_conn.execute("BEGIN IMMEDIATE")
-                try:
-                    inserted: dict[tuple[str, str], int] = {}
-                    width = len(columns)
-                    for start in range(0, len(rows), _CHUNK):  # SQLite caps the parameters per statement
-                        chunk = params[start * width : (start + _CHUNK) * width]
-                        returned = dbapi_conn.execute(_insert_sql(columns, len(chunk) // width), chunk).fetchall()
-                        inserted.update({(instance, key): int(ident) for ident, instance, key in returned})
-                    existing: dict[tuple[str, str], int] = {}
-                    for instance, keys in missing_keys(rows, inserted):
-                        found = dbapi_conn.execute(_existing_sql(len(keys)), [instance, *keys])
-                        existing.update({(instance, key): int(ident) for ident, key in found})
-                    dbapi_conn.execute("COMMIT")
-                except BaseException:
-                    if dbapi_conn.in_transaction:
-                        dbapi_conn.rollback()
-                    raise
+            dbapi_conn.execute("BEGIN IMMEDIATE")
+            try:
+                inserted: dict[tuple[str, str], int] = {}
+                width = len(columns)
+                for start in range(0, len(rows), _CHUNK):  # SQLite caps the parameters per statement
+                    chunk = params[start * width : (start + _CHUNK) * width]
+                    returned = dbapi_conn.execute(_insert_sql(columns, len(chunk) // width), chunk).fetchall()
+                    inserted.update({(instance, key): int(ident) for ident, instance, key in returned})
+                existing: dict[tuple[str, str], int] = {}
+                for instance, keys in missing_keys(rows, inserted):
+                    found = dbapi_conn.execute(_existing_sql(len(keys)), [instance, *keys])
+                    existing.update({(instance, key): int(ident) for ident, key in found})
+                dbapi_conn.execute("COMMIT")
+            except BaseException:
+                if dbapi_conn.in_transaction:
+                    dbapi_conn.rollback()
+                raise
         except self.engine.dialect.loaded_dbapi.Error as exc:
             disconnected = self.engine.dialect.is_disconnect(exc, proxy, None)
             if disconnected:

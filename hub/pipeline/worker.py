@@ -15,6 +15,7 @@ failures (bad payloads, auto-replies) are handled in either pass.
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
@@ -44,6 +45,7 @@ class BatchReport:
     ignored: int = 0
     deferred: int = 0
     dead: int = 0
+    held: float = 0.0  # seconds from taking the write transaction to its commit
 
 
 class _NeedsSavepoints(Exception):
@@ -61,6 +63,7 @@ def _run_batch(hub: Hub, limit: int | None, *, careful: bool) -> BatchReport:
     report = BatchReport()
     now = clock.now()
     with write(hub.engine) as conn, ticket_rows.cached(conn), _deferring_unless(careful, conn):
+        began = time.perf_counter()  # the lock is ours: waiting for it is not the batch's cost
         # Ids first, then the rows: a plan on stale statistics (a sudden backlog) sorts every
         # candidate, and sorting whole rows with their bodies spilled to disk (~30 ms per batch).
         ids = list(
@@ -94,6 +97,7 @@ def _run_batch(hub: Hub, limit: int | None, *, careful: bool) -> BatchReport:
             _flush_deferred(conn)
         if states:
             conn.execute(_FINISH, states)  # one executemany for the batch, committed with its changes
+    report.held = time.perf_counter() - began
     _observe(finished)  # only once committed: a rolled-back batch counts nothing
     return report
 
@@ -122,11 +126,43 @@ def _observe(finished: list[tuple[str, str, Any]]) -> None:
         metrics.PIPELINE_LATENCY.labels(instance).observe(max(0.0, (done_at - received_at).total_seconds()))
 
 
+class BatchSizer:
+    """How many events the next batch claims, so that on SQLite it holds the write lock about
+    `hub.worker.batch_time`: webhooks wait for that lock, and a batch of 100 held it 55-90 ms
+    (bench/README.md). Sized from the time per event of the batches so far, which varies with
+    the mix of events. Without a time budget (PostgreSQL) every batch is `batch_size`."""
+
+    FIRST = 10  # before anything is measured
+
+    def __init__(self, hub: Hub) -> None:
+        self.most = hub.settings.worker_batch_size
+        self.seconds = hub.settings.worker_batch_seconds
+        self.per_event: float | None = None
+
+    def next(self) -> int:
+        if self.seconds is None:
+            return self.most
+        if self.per_event is None:
+            return min(self.most, self.FIRST)
+        return max(1, min(self.most, int(self.seconds / self.per_event)))
+
+    def run(self, hub: Hub) -> BatchReport:
+        """One batch of the size this gives, timed for the next. Timed from holding the lock to
+        the commit: counting the wait for the lock too shrank the batches in a busy hour until
+        their fixed costs were most of the work (the worker fell from 1,250 to 360 events/s)."""
+        report = process_batch(hub, self.next())
+        if self.seconds is not None and report.claimed:
+            per_event = report.held / report.claimed
+            self.per_event = per_event if self.per_event is None else 0.7 * self.per_event + 0.3 * per_event
+        return report
+
+
 def drain(hub: Hub, max_batches: int = 1_000_000) -> BatchReport:
     """Process until nothing is ready (CLI, tests)."""
     total = BatchReport()
+    sizer = BatchSizer(hub)
     for _ in range(max_batches):
-        report = process_batch(hub)
+        report = sizer.run(hub)
         for name in ("claimed", "done", "ignored", "deferred", "dead"):
             setattr(total, name, getattr(total, name) + getattr(report, name))
         if report.claimed == 0 or report.claimed == report.deferred:

@@ -172,3 +172,24 @@ def test_the_worker_batch_size_defaults_by_database(write_config, monkeypatch, d
     monkeypatch.delenv("HUB_DATABASE_URL", raising=False)
     path = write_config(f"hub:\n  database_url: {database_url}\n{worker}instances: []\n")
     assert load_config(path).hub.worker_batch_size == expected
+
+
+@pytest.mark.parametrize(
+    ("database_url", "worker", "expected"),
+    [
+        ("sqlite:///hub.db", "", 0.02),  # webhooks wait for SQLite's write lock: short turns
+        ("sqlite:///hub.db", "  worker: {batch_time: 50ms}\n", 0.05),
+        ("sqlite:///hub.db", "  worker: {batch_time: null}\n", None),  # by batch_size only
+        ("postgresql://hub@db.city.example/hub", "", None),
+        ("postgresql://hub@db.city.example/hub", "  worker: {batch_time: 1s}\n", 1.0),
+    ],
+)
+def test_the_worker_batch_time_defaults_by_database(write_config, monkeypatch, database_url, worker, expected):
+    monkeypatch.delenv("HUB_DATABASE_URL", raising=False)
+    path = write_config(f"hub:\n  database_url: {database_url}\n{worker}instances: []\n")
+    assert load_config(path).hub.worker_batch_seconds == expected
+
+
+def test_a_batch_time_that_is_not_a_duration_is_refused(write_config):
+    with pytest.raises(ConfigError, match="batch_time"):
+        load_config(write_config("hub:\n  worker: {batch_time: soon}\ninstances: []\n"))

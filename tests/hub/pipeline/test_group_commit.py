@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from hub.pipeline.group_commit import GroupCommitter
 from hub.pipeline.inbox import receive
 from hub.sdk import RawEvent
-from hub.store.db import make_engine, read, write
+from hub.store.db import make_engine, read, sqlite_writer, write
 from hub.store.migrate import upgrade
 from hub.store.tables import inbox
 
@@ -117,6 +117,29 @@ def test_committer_queues_behind_another_writer(sqlite_engine):
     assert pending.result(10)[0].duplicate is False
     committer.close()
     assert count(engine) == 1
+
+
+def test_requests_that_arrive_while_a_worker_holds_the_lock_share_the_next_commit(sqlite_engine, monkeypatch):
+    """The committer gathers its batch once the write lock is its own: events that came in while
+    the worker's batch held it all go into the commit right after that batch, rather than the
+    first one alone and the rest behind the worker's next batch."""
+    engine = sqlite_engine
+    committer = GroupCommitter(engine)
+    commits: list[int] = []
+    store = committer._store
+    monkeypatch.setattr(committer, "_store", lambda groups: commits.append(len(groups)) or store(groups))
+    with sqlite_writer(engine):  # the worker's batch
+        first = committer.submit("hook", [RawEvent("first", b"{}")])
+        deadline = time.monotonic() + 10
+        while not committer._queue.empty() and time.monotonic() < deadline:
+            time.sleep(0.01)  # the committer took the first and waits for the lock
+        later = [committer.submit("hook", [RawEvent(f"later-{n}", b"{}")]) for n in range(5)]
+        time.sleep(0.1)
+        assert not first.done()
+    assert [f.result(10)[0].duplicate for f in [first, *later]] == [False] * 6
+    committer.close()
+    assert commits == [6]
+    assert count(engine) == 6
 
 
 def test_sqlite_refusing_writes_fails_the_request_and_keeps_the_committer(tmp_path):

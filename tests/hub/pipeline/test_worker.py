@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from sqlalchemy import func, select
@@ -11,9 +12,9 @@ from hub import clock
 from hub.pipeline import events as inbox_events
 from hub.pipeline.inbox import receive
 from hub.pipeline.poll import poll_instance
-from hub.pipeline.worker import drain, process_batch
+from hub.pipeline.worker import BatchSizer, drain, process_batch
 from hub.sdk import RawEvent
-from hub.store.db import read, write
+from hub.store.db import read, sqlite_writer, write
 from hub.store.tables import comments, inbox, tickets
 from hub.tickets import queries
 from tests import reference_connector as ref
@@ -371,3 +372,63 @@ def test_a_ref_another_worker_commits_after_the_read_ahead_reruns_the_batch(make
     assert report.done == 1
     with read(hub.engine) as conn:
         assert conn.execute(select(tickets.c.title, tickets.c.priority)).all() == [("Ours", "urgent")]
+
+
+def _backlog(hub, count: int) -> None:
+    receive(hub.engine, "src", [raw(f"b-{n}", external_id=f"B-{n}", data={"title": f"T{n}"}) for n in range(count)])
+
+
+def test_batches_are_sized_to_hold_the_write_lock_about_batch_time(make_hub):
+    hub = make_hub()
+    _backlog(hub, 40)
+    sizer = BatchSizer(hub)
+    sizer.seconds = 1e-9  # far less than one event takes
+    assert sizer.run(hub).claimed == BatchSizer.FIRST  # nothing measured yet
+    assert sizer.run(hub).claimed == 1  # one event is already over the budget
+    sizer.seconds = 3600.0
+    assert sizer.next() == hub.settings.worker_batch_size  # never more than batch_size
+    assert sizer.run(hub).claimed == 40 - BatchSizer.FIRST - 1
+    assert ticket_count(hub) == 40
+
+
+def test_without_a_batch_time_every_batch_is_batch_size(make_hub):
+    hub = make_hub()
+    hub.settings.worker_batch_seconds = None
+    hub.settings.worker_batch_size = 7
+    _backlog(hub, 10)
+    sizer = BatchSizer(hub)
+    assert [sizer.run(hub).claimed for _ in range(3)] == [7, 3, 0]
+
+
+def test_a_small_batch_time_still_processes_every_event_once(make_hub):
+    hub = make_hub()
+    hub.settings.worker_batch_seconds = 1e-9
+    _backlog(hub, 25)
+    assert drain(hub).done == 25
+    assert ticket_count(hub) == 25
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_waiting_for_the_write_lock_does_not_shrink_the_next_batch(make_hub):
+    """Only the time the batch held the lock counts: webhooks' commits in between do not make
+    the worker's batches smaller and smaller."""
+    hub = make_hub()
+    _backlog(hub, 20)
+    sizer = BatchSizer(hub)
+    sizer.seconds = 1.0
+    holding, release = threading.Event(), threading.Event()
+
+    def another_writer() -> None:
+        with sqlite_writer(hub.engine):
+            holding.set()
+            release.wait(10)
+
+    other = threading.Thread(target=another_writer)
+    other.start()
+    holding.wait(10)
+    threading.Timer(0.5, release.set).start()
+    report = sizer.run(hub)  # waits ~0.5 s for the lock, then processes 10 events
+    other.join()
+    assert report.claimed == BatchSizer.FIRST
+    assert report.held < 0.5
+    assert sizer.next() > BatchSizer.FIRST  # 1 s per batch: far more than 10 events
