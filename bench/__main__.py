@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-BENCHMARKS = ["intake", "worker", "email", "scale", "memory"]
+BENCHMARKS = ["intake", "worker", "email", "scale", "memory", "storm"]
 RESULTS = Path(__file__).with_name("results")
 
 

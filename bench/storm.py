@@ -1,0 +1,81 @@
+"""Benchmark 6: webhook intake while a worker process drains a backlog (SQLite), against intake
+on the same server with the worker stopped. A storm is both at once: thousands of events queued
+and more arriving. On SQLite both need the one write lock.
+
+Figures: intake events/s and p50/p99 at 8 connections, idle and during the drain, and the
+worker's events/s meanwhile (inbox rows it finished per second of the measured phase)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import func, select
+
+from bench import payloads
+from bench.env import BenchHub, bench_hub
+from bench.intake import measure
+from bench.servers import BIN, free_port, gunicorn_command, serving
+from bench.stats import Results
+from bench.worker import load_inbox
+from hub.store.db import make_engine
+from hub.store.tables import inbox
+
+
+@contextmanager
+def worker_process(hub: BenchHub) -> Iterator[None]:
+    """`hub serve --role worker`, as deployed next to gunicorn."""
+    proc = subprocess.Popen(
+        [str(BIN / "hub"), "serve", "--role", "worker"],
+        env=hub.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        yield
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def run(quick: bool = False) -> Results:
+    results = Results("storm (SQLite: intake while a worker drains a backlog)")
+    if shutil.which("wrk") is None:
+        results.notes.append("skipped: wrk is not installed (apt-get install wrk)")
+        return results
+    runs, duration = (2, 3.0) if quick else (3, 5.0)
+    backlog = 20_000 if quick else 80_000  # more than the worker drains during the measured runs
+    with bench_hub("sqlite") as hub:
+        load_inbox(hub.database_url, payloads.mixed(backlog))
+        engine = make_engine(hub.database_url)
+        finished = select(func.count()).select_from(inbox).where(inbox.c.state != "received")
+        port = free_port()
+        with serving(gunicorn_command("hub.wsgi:app", port), port, hub.env()):
+            measure(Results("warmup"), "intake", port, hub.secret, [8], 1, 1.0)
+            measure(results, "intake idle", port, hub.secret, [8], runs, duration)
+            with worker_process(hub):
+                time.sleep(2.0)  # started and draining
+                with engine.connect() as conn:
+                    before, began = conn.execute(finished).scalar_one(), time.monotonic()
+                measure(results, "intake during drain", port, hub.secret, [8], runs, duration)
+                with engine.connect() as conn:
+                    after, ended = conn.execute(finished).scalar_one(), time.monotonic()
+                    left = conn.execute(select(func.count()).where(inbox.c.state == "received")).scalar_one()
+        engine.dispose()
+    # The phase also builds each run's signed request file: the rate is a little under the
+    # worker's own, the same way in every run.
+    results.series_for("worker during intake", "ev/s").add((after - before) / (ended - began))
+    if left == 0:
+        results.notes.append("the backlog ran out during the measured runs: raise it")
+    results.ratio("during drain / idle c=8", "intake during drain c=8 events/s", "intake idle c=8 events/s")
+    return results
