@@ -10,17 +10,23 @@ Everything comes from ticket_metrics, a narrow fact table kept current by the SL
 report is a few aggregate queries over one table (indexes on created_at and finished_at), no joins.
 Additive measures are summed per group in SQL and the total is their sum; percentiles come from
 percentile_cont on PostgreSQL; on SQLite the sums query also returns each group's durations
-(group_concat) and Python sorts them (see percentiles.py).
+(group_concat, in milliseconds) and Python sorts them (see percentiles.py). On SQLite the passes
+run at once on connections of their own, a wide period in ranges of the table, so each reads the
+database as of its own start: a ticket that changes meanwhile counts as of one moment or the
+other, as in any report taken while tickets change.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, case, func, literal, select, tuple_
+from sqlalchemy import Connection, Integer, case, func, literal, select, tuple_
 from sqlalchemy.sql import ColumnElement
 
 from hub.reports import percentiles
@@ -105,47 +111,128 @@ SUMS = {
 
 def performance(conn: Connection, desk: DeskConfig, start: datetime, end: datetime, group_by: str = "queue") -> Report:
     g = group_column(desk, group_by).label("g")
-    in_period = _in_period(conn, start, end)
-    sums: dict[Any, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    sqlite = conn.dialect.name == "sqlite"
-    # SQLite: the period's durations come with the sums, one group_concat per measure, in the same
-    # pass (a second pass streaming them row by row cost more than the report's target).
-    durations = [func.group_concat(column).label(name) for name, column in DURATIONS.items()] if sqlite else []
-    found: dict[Any, dict[str, list[float]]] = defaultdict(dict)
-    query = select(g, *(v.label(k) for k, v in SUMS.items()), *durations).where(in_period).group_by(g)
-    for row in conn.execute(query):
-        for key in SUMS:
-            value = float(getattr(row, key) or 0)
-            sums[row.g][key] += value
-            sums[TOTAL][key] += value
-        for name in DURATIONS if sqlite else ():
-            text = getattr(row, name)
-            found[row.g][name] = sorted(map(float, text.split(","))) if text else []
-    for key, count in _backlog(conn, g, end).items():
-        sums[key]["backlog"] += count
-        sums[TOTAL]["backlog"] += count
-    quantiles = _quantiles_of(found) if sqlite else _native_percentiles(conn, g, in_period)
+    if conn.dialect.name == "sqlite":
+        sums, quantiles = _sqlite_passes(conn, g, start, end)
+    else:
+        in_period = (M.created_at >= start) & (M.created_at < end)
+        sums, _ = _grouped_pass(conn, g, in_period, durations=False)
+        _add_backlog(sums, _backlog(conn, g, end))
+        quantiles = _native_percentiles(conn, g, in_period)
     keys = sorted((k for k in sums if k is not TOTAL), key=str)
     rows = [_row(k, sums[k], quantiles.get(k, {})) for k in keys]
     return Report(start, end, group_by, rows, _row("all", sums[TOTAL], quantiles.get(TOTAL, {})))
 
 
-def _in_period(conn: Connection, start: datetime, end: datetime) -> ColumnElement[bool]:
-    """created_at in [start, end). SQLite walks the created_at index even when the period holds
-    most of the table (a random row lookup each, ~3x slower than a scan) because it has no range
-    statistics; for wide periods the column is wrapped so that it scans instead."""
-    column: ColumnElement[Any] = M.created_at
-    if conn.dialect.name == "sqlite":
-        inside = conn.execute(select(func.count()).where(M.created_at >= start, M.created_at < end)).scalar_one()
-        total = conn.execute(select(func.count()).select_from(ticket_metrics)).scalar_one()
-        if total and inside / total > 0.3:
-            column = func.coalesce(M.created_at, M.created_at)  # same type and value, no index
-    return (column >= start) & (column < end)
+Sums = dict[Any, dict[str, float]]  # group (TOTAL: all) -> additive measure -> value
+Durations = dict[Any, dict[str, list[int]]]  # group -> measure -> its durations in ms, sorted
 
 
-def _backlog(conn: Connection, g: ColumnElement[Any], end: datetime) -> dict[Any, float]:
-    """Open at `end`: two index-range counts (still open; finished after `end`) instead of one scan."""
+def _grouped_pass(conn: Connection, g: ColumnElement[Any], where: Any, *, durations: bool) -> tuple[Sums, Durations]:
+    """The additive measures per group in one pass; with `durations` (SQLite, which has no
+    percentile function) each group's durations too, one group_concat per measure in the same
+    pass (a second pass streaming them row by row cost more than the report's target). They come
+    as whole milliseconds: SQLite writes integers as text faster than floats and Python reads them
+    faster (the report shows hours to two decimals, 36 s)."""
+    concat = [func.group_concat(func.cast(func.round(c * 1000), Integer)).label(n) for n, c in DURATIONS.items()]
+    query = select(g, *(v.label(k) for k, v in SUMS.items()), *(concat if durations else [])).where(where).group_by(g)
+    sums: Sums = defaultdict(lambda: defaultdict(float))
+    found: Durations = defaultdict(dict)
+    for row in conn.execute(query):
+        for key in SUMS:
+            value = float(getattr(row, key) or 0)
+            sums[row.g][key] += value
+            sums[TOTAL][key] += value
+        for name in DURATIONS if durations else ():
+            text = getattr(row, name)
+            found[row.g][name] = sorted(map(int, text.split(","))) if text else []
+    return sums, found
+
+
+def _sqlite_passes(conn: Connection, g: ColumnElement[Any], start: datetime, end: datetime) -> tuple[Sums, Any]:
+    """The grouped pass and the backlog, each part on its own connection at the same time: SQLite
+    computes while Python parses, on another core. A wide period is read in `PARTS` ranges of the
+    table. Year over 1,000,000 tickets on a 2-core VM: 3.1-4.1 s one after another, 1.8-1.9 s so
+    (bench/README.md, change 37)."""
+    inside = conn.execute(select(func.count()).where(M.created_at >= start, M.created_at < end)).scalar_one()
+    first, last, total = conn.execute(select(func.min(M.ticket_id), func.max(M.ticket_id), func.count())).one()
+    wide = _wide(inside, total)
+    column = _unindexed(M.created_at) if wide else M.created_at
+    in_period = (column >= start) & (column < end)
+    parts = PARTS if wide and inside >= SPLIT_AT else 1
+    step = (last - first) // parts + 1 if total else 1
+    tasks: list[Callable[[Connection], Any]] = [
+        partial(_grouped_pass, g=g, where=in_period & M.ticket_id.between(lo, lo + step - 1), durations=True)
+        for lo in (range(first, last + 1, step) if total else [0])
+    ]
+    *passes, backlog = _at_once(conn, [*tasks, partial(_backlog, g=g, end=end, total=total)])
+    sums = _merged([part_sums for part_sums, _ in passes])
+    _add_backlog(sums, backlog)
+    return sums, _quantiles_of([found for _, found in passes])
+
+
+# A wide period on SQLite is read in this many parts, each its own range of the table. Below
+# SPLIT_AT tickets in the period one pass is quick enough.
+PARTS = 2
+SPLIT_AT = 50_000
+
+
+def _wide(rows: int, total: int) -> bool:
+    """SQLite walks an index even when the range holds most of the table (a random row lookup
+    each, ~3x slower than a scan) because it has no range statistics: past this share, scan."""
+    return bool(total) and rows / total > 0.3
+
+
+def _unindexed(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    return func.coalesce(column, column)  # same type and value, but no index applies
+
+
+def _at_once(conn: Connection, tasks: list[Callable[[Connection], Any]]) -> list[Any]:
+    """Each task's result, run on connections of their own at the same time (SQLite releases the
+    GIL while it computes); on an in-memory database, which is one per connection, one after
+    another on `conn`."""
+    if conn.engine.url.database in (None, "", ":memory:"):
+        return [task(conn) for task in tasks]
+
+    def on_own_connection(task: Callable[[Connection], Any]) -> Any:
+        with conn.engine.connect() as own:
+            return task(own)
+
+    with ThreadPoolExecutor(len(tasks), thread_name_prefix="hub-report") as pool:
+        return list(pool.map(on_own_connection, tasks))
+
+
+def _merged(parts: list[Sums]) -> Sums:
+    if len(parts) == 1:
+        return parts[0]
+    sums: Sums = defaultdict(lambda: defaultdict(float))
+    for part in parts:
+        for key, measures in part.items():
+            for name, value in measures.items():
+                sums[key][name] += value
+    return sums
+
+
+def _add_backlog(sums: Sums, backlog: dict[Any, float]) -> None:
+    for key, count in backlog.items():
+        sums[key]["backlog"] += count
+        sums[TOTAL]["backlog"] += count
+
+
+def _backlog(conn: Connection, g: ColumnElement[Any], end: datetime, total: int | None = None) -> dict[Any, float]:
+    """Open at `end`: created before it and not finished by then. Two index-range counts (still
+    open; finished after `end`) when few tickets are either; else one scan (a month in the middle
+    of a year of 1,000,000 tickets: 1.1 s through the index, half of the table)."""
     out: dict[Any, float] = defaultdict(float)
+    if total is not None:
+        candidates = conn.execute(
+            select(func.count()).where((M.finished_at.is_(None)) | (M.finished_at >= end))
+        ).scalar_one()
+        if _wide(candidates, total):
+            finished = _unindexed(M.finished_at)
+            query = select(g, func.count()).where(
+                _unindexed(M.created_at) < end, finished.is_(None) | (finished >= end)
+            )
+            return {key: count for key, count in conn.execute(query.group_by(g))}
     for still_open in (M.finished_at.is_(None), M.finished_at >= end):
         for key, count in conn.execute(select(g, func.count()).where(still_open, M.created_at < end).group_by(g)):
             out[key] += count
@@ -164,24 +251,26 @@ def _native_percentiles(conn: Connection, g: ColumnElement[Any], in_period: Any)
     return {(TOTAL if r["is_total"] else r["g"]): dict(r) for r in rows}
 
 
-def _quantiles_of(found: dict[Any, dict[str, list[float]]]) -> dict[Any, dict[str, float | None]]:
-    """Per group and for all groups, from each group's sorted durations (the total's list is the
-    groups' sorted lists concatenated: timsort merges the runs)."""
+def _quantiles_of(parts: list[Durations]) -> dict[Any, dict[str, float | None]]:
+    """Per group and for all groups, from each part's sorted durations of each group, read as
+    one list without merging them."""
     out: dict[Any, dict[str, float | None]] = defaultdict(dict)
+    keys = {key for found in parts for key in found}
     for name in DURATIONS:
-        everything: list[float] = []
-        for key, per_name in found.items():
-            ordered = per_name.get(name, [])
-            everything += ordered
-            _quantiles(out[key], name, ordered)
-        everything.sort()
+        everything: list[list[int]] = []
+        for key in keys:
+            runs = [found[key][name] for found in parts if found.get(key, {}).get(name)]
+            everything += runs
+            _quantiles(out[key], name, runs)
         _quantiles(out[TOTAL], name, everything)
     return out
 
 
-def _quantiles(into: dict[str, float | None], name: str, ordered: list[float]) -> None:
+def _quantiles(into: dict[str, float | None], name: str, runs: list[list[int]]) -> None:
+    """From durations in milliseconds, in seconds."""
     for q in percentiles.QUANTILES:
-        into[f"{name}_{int(q * 100)}"] = percentiles.interpolate(ordered, q)
+        found = percentiles.interpolate(runs[0], q) if len(runs) == 1 else percentiles.interpolate_runs(runs, q)
+        into[f"{name}_{int(q * 100)}"] = None if found is None else found / 1000
 
 
 def _hours(value: Any) -> float | None:

@@ -6,7 +6,9 @@ import contextlib
 import csv
 import hashlib
 import io
+import random
 import statistics
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,6 +17,7 @@ from sqlalchemy import insert
 from hub.app import create_app
 from hub.cli import run_cli
 from hub.reports import charts, percentiles
+from hub.reports import performance as performance_module
 from hub.reports.performance import performance
 from hub.store.db import read, write
 from hub.store.tables import api_tokens
@@ -110,6 +113,38 @@ def test_per_department_and_channel_and_total(hub):
     assert {r["group"]: r["volume"] for r in report(hub, "channel").rows} == {"api": 5}
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("parts", [2, 3])
+@pytest.mark.parametrize("by", ["queue", "department"])
+def test_a_report_read_in_parts_at_once_is_the_same_report(hub, monkeypatch, parts, by):
+    """SQLite reads a wide period of many tickets in ranges of the table at once, each on its own
+    connection, and the backlog beside them; the numbers are those of one pass."""
+    whole = report(hub, by)
+    monkeypatch.setattr(performance_module, "SPLIT_AT", 1)
+    monkeypatch.setattr(performance_module, "PARTS", parts)
+    threads: list[str] = []
+    real_pass = performance_module._grouped_pass
+
+    def grouped_pass(conn, **kwargs):
+        threads.append(threading.current_thread().name)
+        return real_pass(conn, **kwargs)
+
+    monkeypatch.setattr(performance_module, "_grouped_pass", grouped_pass)
+    split = report(hub, by)
+    assert len(threads) == parts and all(name.startswith("hub-report") for name in threads)  # not this thread
+    assert (split.rows, split.total) == (whole.rows, whole.total)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_backlog_is_the_same_through_the_index_or_a_scan(hub):
+    g = performance_module.group_column(hub.config.desk, "queue").label("g")
+    with read(hub.engine) as conn:
+        for end in (h(-24 * 41), h(-1), h(2), h(4), h(11), h(24 * 30)):  # h(2), h(4): finish times
+            by_index = performance_module._backlog(conn, g, end)  # no total: the index-range counts
+            by_scan = performance_module._backlog(conn, g, end, total=1)  # everything looks wide
+            assert {k: v for k, v in by_index.items() if v} == by_scan, end
+
+
 @pytest.mark.parametrize("values", [[5.0, 1.0, 4.0, 2.0, 3.0, 10.0, 7.0], [1.0, 9.0], [2.5], list(range(101))])
 def test_percentiles_interpolate_like_percentile_cont(values):
     ordered = sorted(map(float, values))
@@ -117,6 +152,16 @@ def test_percentiles_interpolate_like_percentile_cont(values):
     assert percentiles.interpolate(ordered, 0.5) == pytest.approx(statistics.median(ordered))
     assert percentiles.interpolate(ordered, 0.9) == pytest.approx(expected)
     assert percentiles.interpolate([], 0.5) is None
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_percentiles_of_sorted_runs_equal_those_of_the_merged_list(seed):
+    rng = random.Random(seed)
+    runs = [sorted(rng.randrange(-5, 10 ** rng.randrange(1, 9)) for _ in range(rng.randrange(0, 40)))
+            for _ in range(rng.randrange(1, 6))]  # fmt: skip
+    merged = sorted(value for run in runs for value in run)
+    for q in (0.0, 0.1, 0.5, 0.9, 1.0):
+        assert percentiles.interpolate_runs(runs, q) == pytest.approx(percentiles.interpolate(merged, q)), q
 
 
 def test_cli_report_and_chart(hub, tmp_path, monkeypatch):
