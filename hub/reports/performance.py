@@ -151,7 +151,7 @@ def _grouped_pass(conn: Connection, g: ColumnElement[Any], where: Any, *, durati
 def _sqlite_passes(conn: Connection, g: ColumnElement[Any], start: datetime, end: datetime) -> tuple[Sums, Any]:
     """The grouped pass and the backlog, each part on its own connection at the same time: SQLite
     computes while Python parses, on another core. A wide period is read in `PARTS` ranges of the
-    table. Year over 1,000,000 tickets on a 2-core VM: 3.1-4.1 s one after another, 1.8-1.9 s so
+    table. Year over 1,000,000 tickets on a 2-core VM: 3.1-4.1 s one after another, 1.5-2.1 s so
     (bench/README.md, change 37)."""
     inside = conn.execute(select(func.count()).where(M.created_at >= start, M.created_at < end)).scalar_one()
     first, last, total = conn.execute(select(func.min(M.ticket_id), func.max(M.ticket_id), func.count())).one()
