@@ -11,7 +11,9 @@ anything older than the database. Outside `cached`, reads go to the database.
 The worker also reads ahead (`prefetch`): the refs its batch's events will be correlated by, and
 the rows of the tickets they lead to and whether they have duplicates, one query per ref kind and
 scope and two for the tickets, instead of look-ups per event. A ref read and not found is cached
-as absent; the service's inserts of refs patch the cache (`referenced`).
+as absent; the service's inserts of refs patch the cache (`referenced`). On PostgreSQL the rows
+a batch reads are locked until it commits (`_LOAD_LOCKED`), so what it decides from them is not
+based on a state another worker has changed meanwhile.
 """
 
 from __future__ import annotations
@@ -45,6 +47,13 @@ _SUBSCRIBERS = (
     .order_by(subscribers_table.c.added_at)
 )
 _LOAD_MANY = select(tickets).where(tickets.c.id.in_(bindparam("ids", expanding=True)))
+# Inside a worker batch a ticket row is read to decide a change the batch writes at the end: on
+# PostgreSQL, where workers run side by side, the read locks the row until the batch commits, so
+# another worker cannot change the ticket in between and have its change overwritten (a lost
+# update). Read ahead in id order, so two batches take their locks in the same order. SQLite has
+# one writer and renders no FOR UPDATE.
+_LOAD_LOCKED = _LOAD.with_for_update()
+_LOAD_MANY_LOCKED = _LOAD_MANY.order_by(tickets.c.id).with_for_update()
 _ORIGINALS = (
     select(tickets.c.duplicate_of_id).where(tickets.c.duplicate_of_id.in_(bindparam("ids", expanding=True))).distinct()
 )
@@ -74,7 +83,7 @@ def load(conn: Connection, ticket_id: int) -> Any:
     cache = _caches.get(conn)
     if cache is not None and ticket_id in cache:
         return cache[ticket_id]
-    row: Any = conn.execute(_LOAD, {"ticket_id": ticket_id}).first()
+    row: Any = conn.execute(_LOAD if cache is None else _LOAD_LOCKED, {"ticket_id": ticket_id}).first()
     if cache is not None and row is not None:
         cache[ticket_id] = row = SimpleNamespace(**row._mapping)
     return row
@@ -130,7 +139,7 @@ def prefetch(conn: Connection, refs: Iterable[Ref]) -> None:
     unread = sorted(t for t in found if t not in cache)
     for start in range(0, len(unread), 500):
         ids = unread[start : start + 500]
-        for row in conn.execute(_LOAD_MANY, {"ids": ids}):
+        for row in conn.execute(_LOAD_MANY_LOCKED, {"ids": ids}):
             cache[row.id] = SimpleNamespace(**row._mapping)
         originals = set(conn.execute(_ORIGINALS, {"ids": ids}).scalars())
         for ticket_id in ids:

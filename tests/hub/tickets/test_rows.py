@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager
 
 import pytest
 from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import OperationalError
 
 from hub import clock
 from hub.store.db import read, write
@@ -204,3 +205,36 @@ def test_the_read_ahead_knows_which_tickets_have_duplicates_until_one_is_marked(
         assert rows.has_duplicates(conn, _new_ticket(conn)) is False  # new in the batch
         conn.execute(update(tickets).where(tickets.c.id == dup).values(duplicate_of_id=lonely))
         assert rows.has_duplicates(conn, lonely) is None  # unknown again: the database decides
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # SQLite: one writer, no race
+@pytest.mark.parametrize("how", ["read ahead", "loaded"])
+def test_a_ticket_a_batch_read_stays_locked_until_the_batch_commits(engine, how):
+    """Another worker cannot change a ticket between this batch reading it and writing its own
+    change, which would overwrite the other's (a lost update): it waits for the batch."""
+    with write(engine) as conn:
+        ticket_id = _ticket_with_external_id(conn, "L-1")
+    change = update(tickets).where(tickets.c.id == ticket_id).values(title="Changed by another worker")
+    with write(engine) as conn, rows.cached(conn):
+        if how == "read ahead":
+            rows.prefetch(conn, [("external", "src", "L-1")])
+        else:
+            rows.load(conn, ticket_id)
+        with engine.connect() as other:
+            other.exec_driver_sql("SET lock_timeout = '200ms'")
+            with pytest.raises(OperationalError, match="lock"):
+                other.execute(change)
+            other.rollback()
+    with write(engine) as other:
+        other.execute(change)  # once the batch committed
+
+
+def test_outside_a_batch_reading_a_ticket_locks_nothing(engine):
+    with write(engine) as conn:
+        ticket_id = _new_ticket(conn)
+    with read(engine) as conn:
+        rows.load(conn, ticket_id)
+        with write(engine) as other:
+            other.execute(update(tickets).where(tickets.c.id == ticket_id).values(title="Changed meanwhile"))
+    with read(engine) as conn:
+        assert rows.load(conn, ticket_id).title == "Changed meanwhile"
