@@ -57,10 +57,14 @@ def gunicorn_command(app: str, port: int) -> list[str]:
 
 
 @contextmanager
-def serving(command: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+def running(
+    command: list[str], env: dict[str, str] | None = None, stderr: int = subprocess.PIPE
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`command` in a process group of its own, stopped (TERM, then KILL after 20 s) on exit.
+    stderr is kept for reporting a server that did not start; a long-running process that nobody
+    reads from should get DEVNULL, or it stops once the pipe is full."""
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
     try:
-        wait_for_port(port, proc)
         yield proc
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -69,6 +73,14 @@ def serving(command: list[str], port: int, env: dict[str, str] | None = None) ->
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+@contextmanager
+def serving(command: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """`running`, once something listens on `port`."""
+    with running(command, env) as proc:
+        wait_for_port(port, proc)
+        yield proc
 
 
 def rss_bytes(pid: int) -> int:

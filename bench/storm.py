@@ -7,45 +7,20 @@ worker's events/s meanwhile (inbox rows it finished per second of the measured p
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from sqlalchemy import func, select
 
 from bench import payloads
-from bench.env import BenchHub, bench_hub
+from bench.env import bench_hub
 from bench.intake import measure
-from bench.servers import BIN, free_port, gunicorn_command, serving
+from bench.servers import BIN, free_port, gunicorn_command, running, serving
 from bench.stats import Results
 from bench.worker import load_inbox
 from hub.store.db import make_engine
 from hub.store.tables import inbox
-
-
-@contextmanager
-def worker_process(hub: BenchHub) -> Iterator[None]:
-    """`hub serve --role worker`, as deployed next to gunicorn."""
-    proc = subprocess.Popen(
-        [str(BIN / "hub"), "serve", "--role", "worker"],
-        env=hub.env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        yield
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def run(quick: bool = False) -> Results:
@@ -63,7 +38,8 @@ def run(quick: bool = False) -> Results:
         with serving(gunicorn_command("hub.wsgi:app", port), port, hub.env()):
             measure(Results("warmup"), "intake", port, hub.secret, [8], 1, 1.0)
             measure(results, "intake idle", port, hub.secret, [8], runs, duration)
-            with worker_process(hub):
+            worker = [str(BIN / "hub"), "serve", "--role", "worker"]  # as deployed beside gunicorn
+            with running(worker, hub.env(), stderr=subprocess.DEVNULL):
                 time.sleep(2.0)  # started and draining
                 with engine.connect() as conn:
                     before, began = conn.execute(finished).scalar_one(), time.monotonic()
