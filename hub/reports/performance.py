@@ -125,6 +125,7 @@ def performance(conn: Connection, desk: DeskConfig, start: datetime, end: dateti
 
 Sums = dict[Any, dict[str, float]]  # group (TOTAL: all) -> additive measure -> value
 Durations = dict[Any, dict[str, list[int]]]  # group -> measure -> its durations in ms, sorted
+Quantiles = dict[Any, dict[str, float | None]]  # group (TOTAL: all) -> e.g. "resolution_90" -> seconds
 
 
 def _grouped_pass(conn: Connection, g: ColumnElement[Any], where: Any, *, durations: bool) -> tuple[Sums, Durations]:
@@ -148,7 +149,7 @@ def _grouped_pass(conn: Connection, g: ColumnElement[Any], where: Any, *, durati
     return sums, found
 
 
-def _sqlite_passes(conn: Connection, g: ColumnElement[Any], start: datetime, end: datetime) -> tuple[Sums, Any]:
+def _sqlite_passes(conn: Connection, g: ColumnElement[Any], start: datetime, end: datetime) -> tuple[Sums, Quantiles]:
     """The grouped pass and the backlog, each part on its own connection at the same time: SQLite
     computes while Python parses, on another core. A wide period is read in `PARTS` ranges of the
     table. Year over 1,000,000 tickets on a 2-core VM: 3.1-4.1 s one after another, 1.5-2.1 s so
@@ -239,7 +240,7 @@ def _backlog(conn: Connection, g: ColumnElement[Any], end: datetime, total: int 
     return out
 
 
-def _native_percentiles(conn: Connection, g: ColumnElement[Any], in_period: Any) -> dict[Any, dict[str, float | None]]:
+def _native_percentiles(conn: Connection, g: ColumnElement[Any], in_period: Any) -> Quantiles:
     """PostgreSQL: percentile_cont per group and for all groups (GROUPING SETS), in one pass."""
     measures = [
         percentiles.native(column, q).label(f"{name}_{int(q * 100)}")
@@ -251,10 +252,10 @@ def _native_percentiles(conn: Connection, g: ColumnElement[Any], in_period: Any)
     return {(TOTAL if r["is_total"] else r["g"]): dict(r) for r in rows}
 
 
-def _quantiles_of(parts: list[Durations]) -> dict[Any, dict[str, float | None]]:
+def _quantiles_of(parts: list[Durations]) -> Quantiles:
     """Per group and for all groups, from each part's sorted durations of each group, read as
     one list without merging them."""
-    out: dict[Any, dict[str, float | None]] = defaultdict(dict)
+    out: Quantiles = defaultdict(dict)
     keys = {key for found in parts for key in found}
     for name in DURATIONS:
         everything: list[list[int]] = []
