@@ -9,7 +9,8 @@ second pass streaming the rows (measured in bench/README.md)."""
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from sqlalchemy import func
@@ -25,13 +26,7 @@ def native(value: ColumnElement[Any], q: float) -> ColumnElement[Any]:
 
 def interpolate(ordered: Sequence[float], q: float) -> float | None:
     """The q-quantile of sorted values, None for none."""
-    if not ordered:
-        return None
-    position = q * (len(ordered) - 1)
-    low = int(position)
-    if low + 1 >= len(ordered):
-        return ordered[low]
-    return ordered[low] + (position - low) * (ordered[low + 1] - ordered[low])
+    return _interpolated(len(ordered), q, ordered.__getitem__)
 
 
 def interpolate_runs(runs: Sequence[Sequence[int]], q: float) -> float | None:
@@ -39,22 +34,28 @@ def interpolate_runs(runs: Sequence[Sequence[int]], q: float) -> float | None:
     ranks it needs are found by bisecting the value range (each probe counts the values at most a
     candidate in every run). The SQLite report's total over 1,000,000 tickets sorted a million
     values per measure for four of them."""
-    size = sum(len(run) for run in runs)
+    filled = [run for run in runs if run]
+    if len(filled) == 1:
+        return interpolate(filled[0], q)
+    return _interpolated(sum(len(run) for run in filled), q, partial(_ranked, filled))
+
+
+def _interpolated(size: int, q: float, value_at: Callable[[int], float]) -> float | None:
+    """percentile_cont's linear interpolation between the values at the two closest ranks."""
     if not size:
         return None
     position = q * (size - 1)
     low = int(position)
-    below = _ranked(runs, low)
+    below = value_at(low)
     if low + 1 >= size:
-        return float(below)
-    above = _ranked(runs, low + 1)
-    return below + (position - low) * (above - below)
+        return below
+    return below + (position - low) * (value_at(low + 1) - below)
 
 
 def _ranked(runs: Sequence[Sequence[int]], rank: int) -> int:
-    """The value at 0-based `rank` in the union of the sorted runs."""
-    lo = min(run[0] for run in runs if run)
-    hi = max(run[-1] for run in runs if run)
+    """The value at 0-based `rank` in the union of the sorted, non-empty runs."""
+    lo = min(run[0] for run in runs)
+    hi = max(run[-1] for run in runs)
     while lo < hi:  # the smallest value with more than `rank` values at most it
         mid = (lo + hi) // 2
         if sum(bisect_right(run, mid) for run in runs) > rank:

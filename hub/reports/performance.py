@@ -270,7 +270,7 @@ def _quantiles_of(parts: list[Durations]) -> Quantiles:
 def _quantiles(into: dict[str, float | None], name: str, runs: list[list[int]]) -> None:
     """From durations in milliseconds, in seconds."""
     for q in percentiles.QUANTILES:
-        found = percentiles.interpolate(runs[0], q) if len(runs) == 1 else percentiles.interpolate_runs(runs, q)
+        found = percentiles.interpolate_runs(runs, q)
         into[f"{name}_{int(q * 100)}"] = None if found is None else found / 1000
 
 
