@@ -172,6 +172,10 @@ def add_refs(conn: Connection, refs: list[tuple[str, str, str]], ticket_id: int)
     if not refs:
         return set()
     refs = list(dict.fromkeys(refs))
+
+    def values(chosen: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
+        return [{"kind": kind, "scope": scope, "key": key, "ticket_id": ticket_id} for kind, scope, key in chosen]
+
     known = rows.refs_lookup(conn, refs)
     if known is not None and deferred.active(conn):
         # The worker's batch read these refs ahead: which are taken is known, and the new ones are
@@ -179,13 +183,10 @@ def add_refs(conn: Connection, refs: list[tuple[str, str, str]], ticket_id: int)
         # fails the batch, which then runs again one savepoint per event (and this path is off).
         taken = {ref for ref, owner in known.items() if owner is not None}
         new = [ref for ref in refs if ref not in taken]
-        deferred.execute(
-            conn, _INSERT_REFS, [{"kind": k, "scope": s, "key": key, "ticket_id": ticket_id} for k, s, key in new]
-        )
+        deferred.execute(conn, _INSERT_REFS, values(new))
         rows.referenced(conn, new, ticket_id, ())
         return taken
-    values = [{"kind": kind, "scope": scope, "key": key, "ticket_id": ticket_id} for kind, scope, key in refs]
-    added = {(r.kind, r.scope, r.key) for r in conn.execute(_add_refs_statement(conn.dialect.name), values)}
+    added = {(r.kind, r.scope, r.key) for r in conn.execute(_add_refs_statement(conn.dialect.name), values(refs))}
     taken = {ref for ref in refs if ref not in added}
     rows.referenced(conn, added, ticket_id, taken)
     return taken
