@@ -30,7 +30,7 @@ from hub.pipeline.apply import ApplyContext, Conflict, TicketNotFound, apply_eve
 from hub.pipeline.normalize import normalize, raw_from_row
 from hub.runtime import Hub
 from hub.sdk.errors import FatalError, IgnoreRecord, RetriableError, SkipRecord
-from hub.store import deferred
+from hub.store import deferred, direct
 from hub.store.db import write
 from hub.store.tables import inbox
 from hub.tickets import rows as ticket_rows
@@ -96,7 +96,7 @@ def _run_batch(hub: Hub, limit: int | None, *, careful: bool) -> BatchReport:
         if not careful:
             _flush_deferred(conn)
         if states:
-            conn.execute(_FINISH, states)  # one executemany for the batch, committed with its changes
+            direct.executemany(conn, _FINISH, states)  # one executemany for the batch, committed with its changes
     report.held = time.perf_counter() - began
     _observe(finished)  # only once committed: a rolled-back batch counts nothing
     return report

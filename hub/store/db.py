@@ -37,6 +37,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # orjson for the JSON columns: the stdlib encoder was ~5% of the worker's time
     kwargs.setdefault("json_serializer", jsonutil.dumps)
     kwargs.setdefault("json_deserializer", _json_loads)
+    # A rejected statement's values are tickets' contents and token hashes: keep them out of the
+    # error messages, which reach logs and the dead-letter reasons.
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)

@@ -15,6 +15,8 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Executable
 
+from hub.store import direct
+
 _queues: WeakKeyDictionary[Connection, dict[Executable, dict[Any, dict[str, Any]]]] = WeakKeyDictionary()
 
 
@@ -52,5 +54,5 @@ def flush(conn: Connection) -> None:
     if not queue:
         return
     for statement, rows in queue.items():
-        conn.execute(statement, list(rows.values()))
+        direct.executemany(conn, statement, list(rows.values()))
     queue.clear()

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert, Update
 
-from hub.store import deferred
+from hub.store import deferred, direct
 from hub.store.tables import comments, subscribers, ticket_history, ticket_refs, tickets
 from hub.tickets import rows
 
@@ -151,7 +151,7 @@ def _update_for_change(conn: Connection, row: Any, values: dict[str, Any], now: 
 
 def update_ticket(conn: Connection, ticket_id: int, values: dict[str, Any], *, bump: bool = True) -> None:
     names = tuple(sorted(values))
-    conn.execute(ticket_update(names, bump), {"ticket_id": ticket_id, **{f"v_{n}": values[n] for n in names}})
+    direct.execute(conn, ticket_update(names, bump), {"ticket_id": ticket_id, **{f"v_{n}": values[n] for n in names}})
     rows.patch(conn, ticket_id, values, bump=bump)
 
 
@@ -271,7 +271,7 @@ def _insert_ticket(conn: Connection, row: dict[str, Any], prefix: str, now: date
     ticket_id = rows.next_ticket_id(conn)
     if ticket_id is not None:  # known before the insert: the number goes in with it
         number = _number(prefix, now, ticket_id)
-        conn.execute(_INSERT_TICKET_WITH_ID, {**row, "id": ticket_id, "number": number})
+        direct.execute(conn, _INSERT_TICKET_WITH_ID, {**row, "id": ticket_id, "number": number})
     else:
         ticket_id = int(conn.execute(_INSERT_TICKET, row).scalar_one())
         number = _number(prefix, now, ticket_id)
@@ -476,7 +476,7 @@ def add_comment(
         "attachments": data.get("attachments", []),
         "inbox_id": actor.inbox_id,
     }
-    comment_id = int(conn.execute(_INSERT_COMMENT, comment).scalar_one())
+    comment_id = int(direct.execute(conn, _INSERT_COMMENT, comment)[0][0])
     values: dict[str, Any] = {"updated_at": now}
     changes: dict[str, tuple[Any, Any]] = {}
     if from_requester and row.status in ("resolved", "waiting_on_requester"):

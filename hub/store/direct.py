@@ -1,0 +1,130 @@
+"""The worker's hot writes on SQLite, run on the driver's cursor instead of through SQLAlchemy's
+execution machinery.
+
+A prebuilt UPDATE cost 29.5 µs through `Connection.execute` and 4.9 µs on the sqlite3 cursor
+(bench/README.md): the execution context, `construct_params` per row and result set-up are most
+of a worker event's time once its statements are few. Here a statement is compiled once per set
+of parameter names, its values go through the columns' own bind processors (so rows read back
+exactly as rows written through SQLAlchemy do), and it runs on the connection's DBAPI cursor
+inside the transaction SQLAlchemy began. Driver errors come back as SQLAlchemy's (`DBAPIError`
+and its subclasses), which is what the worker's fallbacks catch, and `before_cursor_execute`
+listeners still see each statement (tests and `bench.profile_worker` count them).
+
+What this skips is SQLAlchemy's `before_execute` event, which `hub.tickets.rows` uses to drop its
+cache after a write it did not patch: only run statements here whose callers patch that cache
+themselves, or that write tables it does not hold. Other dialects go through `conn.execute`
+unchanged: PostgreSQL is bound by round trips, not by this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.sql.base import Executable
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    sql: str
+    names: tuple[str, ...]  # the parameters, in the order of the statement's placeholders
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    fixed: dict[str, Any]  # values the statement carries itself (the 1 of version + 1)
+
+    def values(self, params: dict[str, Any]) -> tuple[Any, ...]:
+        out = []
+        for name, process in zip(self.names, self.processors, strict=True):
+            value = params[name] if name in params else self.fixed[name]
+            out.append(process(value) if process is not None and value is not None else value)
+        return tuple(out)
+
+
+# (statement, parameter names) -> prepared form. Keyed on the statement's identity and holding
+# it, so an id is never reused for another statement: only pass statements built once.
+_prepared: dict[tuple[int, frozenset[str]], tuple[Executable, _Prepared]] = {}
+
+
+def _prepare(conn: Connection, statement: Executable, names: frozenset[str]) -> _Prepared:
+    key = (id(statement), names)
+    hit = _prepared.get(key)
+    if hit is not None and hit[0] is statement:
+        return hit[1]
+    dialect = conn.dialect
+    compiled = statement.compile(dialect=dialect, column_keys=sorted(names))  # type: ignore[attr-defined]
+    order = tuple(compiled.positiontup or ())
+    binds = compiled.binds
+    if any(binds[name].expanding for name in order):
+        raise ValueError("statements with expanding IN parameters cannot run directly")
+    defaulted = {column.key for column in [*compiled.insert_prefetch, *compiled.update_prefetch]}
+    if missing := sorted(defaulted - names):
+        # SQLAlchemy's execution context would fill in their Python-side defaults; here, give them
+        raise ValueError(f"give a value for every column with a default: {', '.join(missing)}")
+    prepared = _Prepared(
+        sql=compiled.string,
+        names=order,
+        processors=tuple(binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order),
+        fixed={name: binds[name].value for name in order if name not in names},
+    )
+    _prepared[key] = (statement, prepared)
+    return prepared
+
+
+def execute(conn: Connection, statement: Executable, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Run `statement` once; its RETURNING rows as plain tuples (no result processing: use it for
+    ids and other plain values)."""
+    if conn.dialect.name != "sqlite":
+        result = conn.execute(statement, params)
+        return [tuple(row) for row in result] if result.returns_rows else []
+    prepared = _prepare(conn, statement, frozenset(params))
+    values = prepared.values(params)
+    cursor = _cursor(conn, prepared.sql, values, many=False)
+    try:
+        cursor.execute(prepared.sql, values)
+        return cursor.fetchall() if cursor.description else []
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _wrapped(conn, prepared.sql, exc) from exc
+    finally:
+        cursor.close()
+
+
+def executemany(conn: Connection, statement: Executable, rows: Sequence[dict[str, Any]]) -> None:
+    """Run `statement` once per row (every row with the same keys), in one driver call."""
+    if not rows:
+        return
+    if conn.dialect.name != "sqlite":
+        conn.execute(statement, list(rows))
+        return
+    prepared = _prepare(conn, statement, frozenset(rows[0]))
+    values = [prepared.values(row) for row in rows]
+    cursor = _cursor(conn, prepared.sql, values, many=True)
+    try:
+        cursor.executemany(prepared.sql, values)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _wrapped(conn, prepared.sql, exc) from exc
+    finally:
+        cursor.close()
+
+
+def _cursor(conn: Connection, sql: str, values: Any, *, many: bool) -> Any:
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    if conn.dispatch.before_cursor_execute:
+        for listener in conn.dispatch.before_cursor_execute:
+            listener(conn, cursor, sql, values, None, many)
+    return cursor
+
+
+def _wrapped(conn: Connection, sql: str, exc: Exception) -> StatementError:
+    """The driver's error as SQLAlchemy raises it (IntegrityError, OperationalError, ...), with
+    the values left out of the message: they are tickets' contents."""
+    return DBAPIError.instance(
+        sql,
+        None,
+        exc,
+        conn.dialect.loaded_dbapi.Error,
+        hide_parameters=True,
+        connection_invalidated=False,
+        dialect=conn.dialect,
+    )
