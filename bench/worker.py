@@ -48,13 +48,14 @@ def load_inbox(url: str, events: list[tuple[str, bytes]]) -> None:
 def _worker_process(config: str, url: str, start: Any, done: Any) -> None:
     os.environ["HUB_DATABASE_URL"] = url
     from hub.config import load_config
-    from hub.pipeline.worker import process_batch
+    from hub.pipeline.worker import BatchSizer
     from hub.runtime import Hub
 
     hub = Hub(load_config(config))
+    sizer = BatchSizer(hub)  # batches sized as `hub serve --role worker` sizes them
     start.wait()
     while True:
-        report = process_batch(hub)
+        report = sizer.run(hub)
         if report.claimed == 0 or report.claimed == report.deferred:
             with hub.engine.connect() as conn:
                 left = conn.execute(select(func.count()).select_from(inbox).where(inbox.c.state == "received")).scalar()

@@ -19,6 +19,7 @@ import time
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
@@ -66,16 +67,12 @@ def _run_batch(hub: Hub, limit: int | None, *, careful: bool) -> BatchReport:
         began = time.perf_counter()  # the lock is ours: waiting for it is not the batch's cost
         # Ids first, then the rows: a plan on stale statistics (a sudden backlog) sorts every
         # candidate, and sorting whole rows with their bodies spilled to disk (~30 ms per batch).
-        ids = list(
-            conn.execute(
-                select(inbox.c.id)
-                .where(inbox.c.state == "received", inbox.c.available_at <= now)
-                .order_by(inbox.c.id)
-                .limit(limit or hub.settings.worker_batch_size)
-                .with_for_update(skip_locked=True)
-            ).scalars()
-        )
-        rows = conn.execute(select(inbox).where(inbox.c.id.in_(ids)).order_by(inbox.c.id)).all() if ids else []
+        claimed = direct.select(conn, _CLAIM, {"now": now, "limit": limit or hub.settings.worker_batch_size})
+        rows = [
+            row
+            for _chunk, size, padded in direct.chunks([row_id for (row_id,) in claimed])
+            for row in direct.records(conn, _rows_of(size), {f"id_{n}": row_id for n, row_id in enumerate(padded)})
+        ]
         report.claimed = len(rows)
         normalized = [_normalized(hub, row) for row in rows]
         correlate.prefetch(
@@ -274,6 +271,22 @@ def _final_state(row: Any, state: str, now: Any, error: str | None, ticket_id: i
 
 
 # Built once: building a Core statement per call cost more than running it.
+_CLAIM = (
+    select(inbox.c.id)
+    .where(inbox.c.state == "received", inbox.c.available_at <= bindparam("now"))
+    .order_by(inbox.c.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+
+
+@lru_cache(maxsize=len(direct.SIZES))
+def _rows_of(count: int) -> Any:
+    """The inbox rows of `count` ids (see direct.chunks), in id order."""
+    ids: list[Any] = [bindparam(f"id_{n}") for n in range(count)]
+    return select(inbox).where(inbox.c.id.in_(ids)).order_by(inbox.c.id)
+
+
 _FINISH = (
     update(inbox)
     .where(inbox.c.id == bindparam("row_id"))

@@ -10,6 +10,9 @@ inside the transaction SQLAlchemy began. Driver errors come back as SQLAlchemy's
 and its subclasses), which is what the worker's fallbacks catch, and `before_cursor_execute`
 listeners still see each statement (tests and `bench.profile_worker` count them).
 
+Reads (`select`) come back as tuples with the columns' result processors applied, so the values
+are what SQLAlchemy would have returned.
+
 What this skips is SQLAlchemy's `before_execute` event, which `hub.tickets.rows` uses to drop its
 cache after a write it did not patch: only run statements here whose callers patch that cache
 themselves, or that write tables it does not hold. Other dialects go through `conn.execute`
@@ -18,13 +21,17 @@ unchanged: PostgreSQL is bound by round trips, not by this.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.selectable import CompoundSelect, Select
+
+_Key = TypeVar("_Key")
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,69 @@ def execute(conn: Connection, statement: Executable, params: dict[str, Any]) -> 
         raise _wrapped(conn, prepared.sql, exc) from exc
     finally:
         cursor.close()
+
+
+def select(
+    conn: Connection, statement: Select[Any] | CompoundSelect[Any], params: dict[str, Any]
+) -> list[tuple[Any, ...]]:
+    """The rows of a read, each value as SQLAlchemy would return it."""
+    if conn.dialect.name != "sqlite":
+        return [tuple(row) for row in conn.execute(statement, params)]
+    prepared = _prepare(conn, statement, frozenset(params))
+    process = _result_processors(conn, statement)
+    values = prepared.values(params)
+    cursor = _cursor(conn, prepared.sql, values, many=False)
+    try:
+        cursor.execute(prepared.sql, values)
+        found = cursor.fetchall()
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _wrapped(conn, prepared.sql, exc) from exc
+    finally:
+        cursor.close()
+    if not any(process):
+        return found
+    return [tuple(v if f is None else f(v) for f, v in zip(process, row, strict=True)) for row in found]
+
+
+def records(
+    conn: Connection, statement: Select[Any] | CompoundSelect[Any], params: dict[str, Any]
+) -> list[SimpleNamespace]:
+    """The rows of a read as objects with an attribute per selected column."""
+    keys = tuple(str(column.key) for column in statement.selected_columns)
+    return [SimpleNamespace(**dict(zip(keys, row, strict=True))) for row in select(conn, statement, params)]
+
+
+# Key counts a fixed IN list (or UNION ALL) is built for; a chunk is padded up to the next. Each
+# size is one statement compiled once, where an expanding IN parameter is compiled again per
+# call (and cannot run on the driver); with a statement per count, the first 10,000 events of a
+# worker spent ~8% of their time compiling.
+SIZES = (1, 4, 16, 50, 100)
+
+
+def chunks(keys: Sequence[_Key]) -> Iterator[tuple[list[_Key], int, list[_Key]]]:
+    """(chunk, size, the chunk padded to size) for `keys`, in chunks of at most SIZES[-1]. The
+    padding repeats the last key, which finds the same row again."""
+    for start in range(0, len(keys), SIZES[-1]):
+        chunk = list(keys[start : start + SIZES[-1]])
+        size = next(size for size in SIZES if size >= len(chunk))
+        yield chunk, size, chunk + chunk[-1:] * (size - len(chunk))
+
+
+_processors: dict[int, tuple[Executable, tuple[Callable[[Any], Any] | None, ...]]] = {}
+
+
+def _result_processors(
+    conn: Connection, statement: Select[Any] | CompoundSelect[Any]
+) -> tuple[Callable[[Any], Any] | None, ...]:
+    hit = _processors.get(id(statement))
+    if hit is not None and hit[0] is statement:
+        return hit[1]
+    dialect = conn.dialect
+    found = tuple(
+        column.type.dialect_impl(dialect).result_processor(dialect, None) for column in statement.selected_columns
+    )
+    _processors[id(statement)] = (statement, found)
+    return found
 
 
 def executemany(conn: Connection, statement: Executable, rows: Sequence[dict[str, Any]]) -> None:

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.sql.dml import UpdateBase
 
 from hub import jsonutil
+from hub.store import direct
 from hub.store.tables import subscribers as subscribers_table
 from hub.store.tables import ticket_refs, tickets
 
@@ -46,17 +47,12 @@ _SUBSCRIBERS = (
     .where(subscribers_table.c.ticket_id == bindparam("ticket_id"))
     .order_by(subscribers_table.c.added_at)
 )
-_LOAD_MANY = select(tickets).where(tickets.c.id.in_(bindparam("ids", expanding=True)))
 # Inside a worker batch a ticket row is read to decide a change the batch writes at the end: on
 # PostgreSQL, where workers run side by side, the read locks the row until the batch commits, so
 # another worker cannot change the ticket in between and have its change overwritten (a lost
 # update). Read ahead in id order, so two batches take their locks in the same order. SQLite has
 # one writer and renders no FOR UPDATE.
 _LOAD_LOCKED = _LOAD.with_for_update()
-_LOAD_MANY_LOCKED = _LOAD_MANY.order_by(tickets.c.id).with_for_update()
-_ORIGINALS = (
-    select(tickets.c.duplicate_of_id).where(tickets.c.duplicate_of_id.in_(bindparam("ids", expanding=True))).distinct()
-)
 _MAX_TICKET_ID = select(func.coalesce(func.max(tickets.c.id), 0))
 _WATCHED = (tickets, subscribers_table, ticket_refs)
 Ref = tuple[str, str, str]  # (kind, scope, key)
@@ -83,19 +79,29 @@ def load(conn: Connection, ticket_id: int) -> Any:
     cache = _caches.get(conn)
     if cache is not None and ticket_id in cache:
         return cache[ticket_id]
-    row: Any = conn.execute(_LOAD if cache is None else _LOAD_LOCKED, {"ticket_id": ticket_id}).first()
-    if cache is not None and row is not None:
-        cache[ticket_id] = row = SimpleNamespace(**row._mapping)
-    return row
+    if cache is None:
+        return conn.execute(_LOAD, {"ticket_id": ticket_id}).first()
+    found = direct.records(conn, _LOAD_LOCKED, {"ticket_id": ticket_id})
+    if found:
+        cache[ticket_id] = found[0]
+    return found[0] if found else None
 
 
-# Key counts a read-ahead query is built for; a chunk is padded up to the next. Each size is one
-# statement SQLAlchemy compiles (a 100-branch UNION ALL takes milliseconds): with a query per
-# count, the first 10,000 events of a worker spent ~8% of their time compiling.
-_REFS_SIZES = (1, 4, 16, 50, 100)
+@lru_cache(maxsize=len(direct.SIZES))
+def _load_many(count: int) -> Any:
+    """`count` tickets' rows, locked, in id order (see _LOAD_LOCKED)."""
+    ids: list[Any] = [bindparam(f"id_{n}") for n in range(count)]
+    return select(tickets).where(tickets.c.id.in_(ids)).order_by(tickets.c.id).with_for_update()
 
 
-@lru_cache(maxsize=len(_REFS_SIZES))
+@lru_cache(maxsize=len(direct.SIZES))
+def _originals(count: int) -> Any:
+    """Which of `count` tickets have a ticket marked as their duplicate."""
+    ids: list[Any] = [bindparam(f"id_{n}") for n in range(count)]
+    return select(tickets.c.duplicate_of_id).where(tickets.c.duplicate_of_id.in_(ids)).distinct()
+
+
+@lru_cache(maxsize=len(direct.SIZES))
 def _refs_query(count: int) -> Any:
     """`count` keys of one kind and scope, as exact primary-key look-ups joined by UNION ALL:
     PostgreSQL plans each as an index look-up whatever its statistics say. With `key IN (...)` on
@@ -125,23 +131,18 @@ def prefetch(conn: Connection, refs: Iterable[Ref]) -> None:
             wanted.setdefault((kind, scope), set()).add(key)
     found: set[int] = set()
     for (kind, scope), keys in wanted.items():
-        ordered = sorted(keys)
-        for start in range(0, len(ordered), _REFS_SIZES[-1]):
-            chunk = ordered[start : start + _REFS_SIZES[-1]]
-            size = next(size for size in _REFS_SIZES if size >= len(chunk))
-            padded = chunk + chunk[-1:] * (size - len(chunk))  # a repeated key finds the same row
+        for chunk, size, padded in direct.chunks(sorted(keys)):
             params = {"kind": kind, "scope": scope, **{f"key_{n}": key for n, key in enumerate(padded)}}
-            hits = dict(conn.execute(_refs_query(size), params).all())
+            hits = dict(direct.select(conn, _refs_query(size), params))
             for key in chunk:
                 ticket_id = hits.get(key)
                 cache[("ref", kind, scope, key)] = None if ticket_id is None else int(ticket_id)
             found.update(int(t) for t in hits.values())
-    unread = sorted(t for t in found if t not in cache)
-    for start in range(0, len(unread), 500):
-        ids = unread[start : start + 500]
-        for row in conn.execute(_LOAD_MANY_LOCKED, {"ids": ids}):
-            cache[row.id] = SimpleNamespace(**row._mapping)
-        originals = set(conn.execute(_ORIGINALS, {"ids": ids}).scalars())
+    for ids, size, padded_ids in direct.chunks(sorted(t for t in found if t not in cache)):
+        by_id = {f"id_{n}": ticket_id for n, ticket_id in enumerate(padded_ids)}
+        for row in direct.records(conn, _load_many(size), by_id):
+            cache[row.id] = row
+        originals = {original for (original,) in direct.select(conn, _originals(size), by_id)}
         for ticket_id in ids:
             cache[("has_duplicates", ticket_id)] = ticket_id in originals
 

@@ -92,3 +92,17 @@ def test_a_column_default_left_out_is_refused_not_written_as_null(sqlite_engine:
     del row["attempts"]  # the table gives 0: SQLAlchemy's execution would fill it in, this cannot
     with pytest.raises(ValueError, match="attempts"), write(sqlite_engine) as conn:
         direct.execute(conn, INSERT_INBOX, row)
+
+
+def test_reads_return_what_sqlalchemy_returns(engine: Engine) -> None:
+    with write(engine) as conn:
+        ids = [
+            direct.execute(conn, INSERT_INBOX, _row(f"r{n}", last_error=None if n else "why"))[0][0] for n in range(2)
+        ]
+    query = select(inbox).where(inbox.c.id.in_([bindparam("a"), bindparam("b")])).order_by(inbox.c.id)
+    with read(engine) as conn:
+        ours = direct.select(conn, query, {"a": ids[0], "b": ids[1]})
+        theirs = [tuple(row) for row in conn.execute(query, {"a": ids[0], "b": ids[1]})]
+    assert ours == theirs
+    assert ours[0][inbox.c.keys().index("received_at")] == AT
+    assert ours[0][inbox.c.keys().index("headers")]["X-Id"] == ["1", "2"]
