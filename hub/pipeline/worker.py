@@ -63,7 +63,8 @@ def process_batch(hub: Hub, limit: int | None = None) -> BatchReport:
 def _run_batch(hub: Hub, limit: int | None, *, careful: bool) -> BatchReport:
     report = BatchReport()
     now = clock.now()
-    with write(hub.engine) as conn, ticket_rows.cached(conn), _deferring_unless(careful, conn):
+    synced = hub.settings.worker_synchronous == "full"  # config.WORKER_SYNC
+    with write(hub.engine, synced=synced) as conn, ticket_rows.cached(conn), _deferring_unless(careful, conn):
         began = time.perf_counter()  # the lock is ours: waiting for it is not the batch's cost
         # Ids first, then the rows: a plan on stale statistics (a sudden backlog) sorts every
         # candidate, and sorting whole rows with their bodies spilled to disk (~30 ms per batch).

@@ -141,16 +141,29 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 @contextmanager
-def write(engine: Engine) -> Iterator[Connection]:
+def write(engine: Engine, *, synced: bool = True) -> Iterator[Connection]:
     """A write transaction. On SQLite one thread of one process writes at a time (SQLite has one
     writer anyway; queueing here is cheaper than its busy-retry sleeps): a thread lock within the
-    process, a blocking flock on `<database>.write-lock` across processes."""
+    process, a blocking flock on `<database>.write-lock` across processes. `synced=False` (SQLite):
+    the commit does not wait for the disk; only for work that is redone when lost (config.WORKER_SYNC)."""
     if not is_sqlite(engine):
         with engine.begin() as conn:
             yield conn
         return
-    with sqlite_writer(engine), engine.connect().execution_options(hub_write=True) as conn, conn.begin():
-        yield conn
+    with sqlite_writer(engine), engine.connect().execution_options(hub_write=True) as conn:
+        try:
+            if not synced:  # (SQLite refuses the change inside a transaction)
+                _driver(conn).execute("PRAGMA synchronous=NORMAL")
+            with conn.begin():
+                yield conn
+        finally:
+            if not synced and not conn.invalidated:
+                _driver(conn).execute("PRAGMA synchronous=FULL")  # as every pooled connection has it
+
+
+def _driver(conn: Connection) -> Any:
+    """The sqlite3 connection: a pragma sent through SQLAlchemy would begin a transaction."""
+    return conn.connection.driver_connection
 
 
 @contextmanager

@@ -193,3 +193,14 @@ def test_the_worker_batch_time_defaults_by_database(write_config, monkeypatch, d
 def test_a_batch_time_that_is_not_a_duration_is_refused(write_config):
     with pytest.raises(ConfigError, match="batch_time"):
         load_config(write_config("hub:\n  worker: {batch_time: soon}\ninstances: []\n"))
+
+
+@pytest.mark.parametrize(("hub", "expected"), [("{}", "normal"), ("{worker: {synchronous: full}}", "full")])
+def test_worker_commits_are_synced_per_batch_only_when_asked(write_config, hub, expected):
+    path = write_config(f"hub: {hub}\ninstances: []\n")
+    assert load_config(path).hub.worker_synchronous == expected
+
+
+def test_an_unknown_worker_synchronous_is_refused(write_config):
+    with pytest.raises(ConfigError, match="synchronous"):
+        load_config(write_config("hub:\n  worker: {synchronous: off}\ninstances: []\n"))

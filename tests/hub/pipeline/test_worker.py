@@ -6,7 +6,7 @@ import json
 import threading
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from hub import clock
 from hub.pipeline import events as inbox_events
@@ -432,3 +432,26 @@ def test_waiting_for_the_write_lock_does_not_shrink_the_next_batch(make_hub):
     assert report.claimed == BatchSizer.FIRST
     assert report.held < 0.5
     assert sizer.next() > BatchSizer.FIRST  # 1 s per batch: far more than 10 events
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(("setting", "expected"), [("normal", 1), ("full", 2)])
+def test_worker_commits_wait_for_the_disk_only_when_configured(make_hub, setting, expected):
+    """Each batch is redone from its synced inbox rows if a power cut takes it back, so by default
+    its commit does not wait for the disk (synchronous NORMAL = 1); `full` (2) syncs every one."""
+    hub = make_hub()
+    hub.settings.worker_synchronous = setting
+    _backlog(hub, 3)
+    seen: list[int] = []
+
+    def at_commit(conn):
+        seen.append(conn.connection.driver_connection.execute("PRAGMA synchronous").fetchone()[0])
+
+    event.listen(hub.engine, "commit", at_commit)
+    try:
+        assert process_batch(hub).done == 3
+    finally:
+        event.remove(hub.engine, "commit", at_commit)
+    assert seen == [expected]
+    with write(hub.engine) as conn:  # the next writer (a webhook's commit) syncs again
+        assert conn.connection.driver_connection.execute("PRAGMA synchronous").fetchone()[0] == 2

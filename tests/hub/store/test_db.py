@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-from hub.store.db import make_engine, sqlite_writer
+from hub.store.db import make_engine, sqlite_writer, write
 
 
 def _take_the_lock(url: str, got_file: str) -> None:
@@ -86,3 +86,25 @@ def test_a_process_waiting_for_the_lock_holds_the_turnstile_and_goes_next(tmp_pa
     other.join(30)
     assert float(got.read_text()) < ours
     assert not _locked(turnstile)
+
+
+def _synchronous(conn) -> int:
+    return conn.connection.driver_connection.execute("PRAGMA synchronous").fetchone()[0]
+
+
+def test_an_unsynced_write_leaves_the_pooled_connection_synced(tmp_path: Path) -> None:
+    """`write(synced=False)` commits without waiting for the disk (synchronous=NORMAL, 1); the
+    connection goes back to the pool syncing every commit again (FULL, 2), also after a failure."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'hub.db'}", pool_size=1, max_overflow=0)
+    with write(engine, synced=False) as conn:
+        assert _synchronous(conn) == 1
+    with write(engine) as conn:
+        assert _synchronous(conn) == 2
+    try:
+        with write(engine, synced=False) as conn:
+            raise RuntimeError("the batch failed")
+    except RuntimeError:
+        pass
+    with write(engine) as conn:
+        assert _synchronous(conn) == 2
+    engine.dispose()
