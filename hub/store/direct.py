@@ -21,8 +21,8 @@ unchanged: PostgreSQL is bound by round trips, not by this.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
@@ -34,19 +34,35 @@ from sqlalchemy.sql.selectable import CompoundSelect, Select
 _Key = TypeVar("_Key")
 
 
-@dataclass(frozen=True)
 class _Prepared:
-    sql: str
-    names: tuple[str, ...]  # the parameters, in the order of the statement's placeholders
-    processors: tuple[Callable[[Any], Any] | None, ...]
-    fixed: dict[str, Any]  # values the statement carries itself (the 1 of version + 1)
+    """A statement compiled for one set of parameter names."""
 
-    def values(self, params: dict[str, Any]) -> tuple[Any, ...]:
-        out = []
-        for name, process in zip(self.names, self.processors, strict=True):
-            value = params[name] if name in params else self.fixed[name]
-            out.append(process(value) if process is not None and value is not None else value)
-        return tuple(out)
+    def __init__(
+        self, sql: str, names: tuple[str, ...], processed: list[tuple[int, Callable[[Any], Any]]], fixed: dict[str, Any]
+    ) -> None:
+        self.sql = sql
+        self._processed = processed  # (placeholder's position, its column's bind processor)
+        self._fixed = fixed  # values the statement carries itself (the 1 of version + 1)
+        self._take = _getter(names)
+
+    def values(self, params: dict[str, Any]) -> Sequence[Any]:
+        """The placeholders' values, each through its bind processor (None too, as SQLAlchemy
+        does: a JSON column stores None as JSON null)."""
+        found = self._take({**self._fixed, **params} if self._fixed else params)
+        if not self._processed:
+            return found
+        out = list(found)
+        for position, process in self._processed:
+            out[position] = process(out[position])
+        return out
+
+
+def _getter(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """The values of `names` from a dict, as a tuple (itemgetter of one name gives the value)."""
+    if len(names) == 1:
+        name = names[0]
+        return lambda params: (params[name],)
+    return operator.itemgetter(*names) if names else (lambda params: ())
 
 
 # (statement, parameter names) -> prepared form. Keyed on the statement's identity and holding
@@ -69,11 +85,13 @@ def _prepare(conn: Connection, statement: Executable, names: frozenset[str]) -> 
     if missing := sorted(defaulted - names):
         # SQLAlchemy's execution context would fill in their Python-side defaults; here, give them
         raise ValueError(f"give a value for every column with a default: {', '.join(missing)}")
+    processed = [
+        (position, process)
+        for position, name in enumerate(order)
+        if (process := binds[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    ]
     prepared = _Prepared(
-        sql=compiled.string,
-        names=order,
-        processors=tuple(binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order),
-        fixed={name: binds[name].value for name in order if name not in names},
+        compiled.string, order, processed, {name: binds[name].value for name in order if name not in names}
     )
     _prepared[key] = (statement, prepared)
     return prepared
@@ -114,9 +132,15 @@ def select(
         raise _wrapped(conn, prepared.sql, exc) from exc
     finally:
         cursor.close()
-    if not any(process):
+    if not process:
         return found
-    return [tuple(v if f is None else f(v) for f, v in zip(process, row, strict=True)) for row in found]
+    out = []
+    for row in found:
+        values = list(row)
+        for position, convert in process:
+            values[position] = convert(values[position])
+        out.append(tuple(values))
+    return out
 
 
 def records(
@@ -143,19 +167,22 @@ def chunks(keys: Sequence[_Key]) -> Iterator[tuple[list[_Key], int, list[_Key]]]
         yield chunk, size, chunk + chunk[-1:] * (size - len(chunk))
 
 
-_processors: dict[int, tuple[Executable, tuple[Callable[[Any], Any] | None, ...]]] = {}
+_processors: dict[int, tuple[Executable, list[tuple[int, Callable[[Any], Any]]]]] = {}
 
 
 def _result_processors(
     conn: Connection, statement: Select[Any] | CompoundSelect[Any]
-) -> tuple[Callable[[Any], Any] | None, ...]:
+) -> list[tuple[int, Callable[[Any], Any]]]:
+    """(position, result processor) of the columns that have one."""
     hit = _processors.get(id(statement))
     if hit is not None and hit[0] is statement:
         return hit[1]
     dialect = conn.dialect
-    found = tuple(
-        column.type.dialect_impl(dialect).result_processor(dialect, None) for column in statement.selected_columns
-    )
+    found: list[tuple[int, Callable[[Any], Any]]] = [
+        (position, process)
+        for position, column in enumerate(statement.selected_columns)
+        if (process := column.type.dialect_impl(dialect).result_processor(dialect, None)) is not None
+    ]
     _processors[id(statement)] = (statement, found)
     return found
 

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hub.store import direct
 from hub.store.db import read, write
-from hub.store.tables import inbox
+from hub.store.tables import inbox, tickets
 from tests.support.statements import recorded
 
 AT = datetime(2026, 11, 29, 13, 45, 5, 495243, tzinfo=UTC)
@@ -106,3 +106,34 @@ def test_reads_return_what_sqlalchemy_returns(engine: Engine) -> None:
     assert ours == theirs
     assert ours[0][inbox.c.keys().index("received_at")] == AT
     assert ours[0][inbox.c.keys().index("headers")]["X-Id"] == ["1", "2"]
+
+
+def _ticket(title: str) -> dict[str, Any]:
+    return {
+        "type": "service_request",
+        "title": title,
+        "description": "",
+        "status": "new",
+        "priority": "normal",
+        "channel": "phone",
+        "requester": {"name": "Ana"},
+        "source": {},
+        "source_instance": "src",
+        "location": None,  # JSON null, as SQLAlchemy stores it, not SQL NULL
+        "attachments": [],
+        "tags": [],
+        "attributes": {},
+        "created_at": AT,
+        "updated_at": AT,
+        "version": 1,
+    }
+
+
+def test_stored_text_is_what_sqlalchemy_stores(sqlite_engine: Engine) -> None:
+    statement = insert(tickets).returning(tickets.c.id)
+    with write(sqlite_engine) as conn:
+        ours = direct.execute(conn, statement, _ticket("ours"))[0][0]
+        theirs = conn.execute(statement, _ticket("theirs")).scalar_one()
+        raw = "SELECT location, requester, created_at, version FROM tickets WHERE id = ?"
+        stored = [conn.exec_driver_sql(raw, (ticket_id,)).one() for ticket_id in (ours, theirs)]
+    assert stored[0] == stored[1]
