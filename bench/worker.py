@@ -50,18 +50,21 @@ def _worker_process(config: str, url: str, start: Any, done: Any) -> None:
     from hub.config import load_config
     from hub.pipeline.worker import BatchSizer
     from hub.runtime import Hub
+    from hub.store import checkpoint
 
     hub = Hub(load_config(config))
     sizer = BatchSizer(hub)  # batches sized as `hub serve --role worker` sizes them
     start.wait()
-    while True:
-        report = sizer.run(hub)
-        if report.claimed == 0 or report.claimed == report.deferred:
-            with hub.engine.connect() as conn:
-                left = conn.execute(select(func.count()).select_from(inbox).where(inbox.c.state == "received")).scalar()
-            if not left:
-                break
-            time.sleep(0.05)
+    with checkpoint.running(hub.engine):  # as its worker loop runs
+        while True:
+            report = sizer.run(hub)
+            if report.claimed == 0 or report.claimed == report.deferred:
+                with hub.engine.connect() as conn:
+                    count = select(func.count()).select_from(inbox).where(inbox.c.state == "received")
+                    left = conn.execute(count).scalar()
+                if not left:
+                    break
+                time.sleep(0.05)
     hub.close()
     done.set()
 

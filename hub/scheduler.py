@@ -25,6 +25,7 @@ from hub.pipeline.worker import BatchSizer
 from hub.runtime import Hub
 from hub.sdk.connector import PolledConnector
 from hub.sdk.errors import FatalError, RetriableError
+from hub.store import checkpoint
 from hub.store.db import read
 
 log = logging.getLogger("hub.scheduler")
@@ -175,6 +176,10 @@ class WorkerLoop:
         self._thread.join(timeout=30)
 
     def _run(self) -> None:
+        with checkpoint.running(self.hub.engine):  # the log copied back off the batches' commits
+            self._loop()
+
+    def _loop(self) -> None:
         failures = 0
         sizer = BatchSizer(self.hub)
         while not self._stop.is_set():

@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from hub import clock
 from hub.pipeline.inbox import Groups, Stored, inbox_rows, missing_keys, outcomes, store_many
 from hub.sdk.connector import RawEvent
+from hub.store import checkpoint
 from hub.store.db import is_sqlite, sqlite_writer, write
 from hub.store.tables import inbox
 
@@ -70,14 +71,15 @@ class GroupCommitter:
 
     def _run(self) -> None:
         try:
-            while True:
-                job = self._queue.get()
-                if job is None:
-                    return
-                # On SQLite the batch is gathered once the write lock is ours: the requests that
-                # came in while the worker held it go into this commit, not behind its next batch.
-                with self._writers_turn():
-                    self._commit(self._gather(job))
+            with checkpoint.running(self.engine):  # no webhook's commit copies the log back
+                while True:
+                    job = self._queue.get()
+                    if job is None:
+                        return
+                    # On SQLite the batch is gathered once the write lock is ours: the requests that
+                    # came in while the worker held it go into this commit, not behind its next batch.
+                    with self._writers_turn():
+                        self._commit(self._gather(job))
         finally:
             if self._writer is not None:
                 self._writer.close()

@@ -31,7 +31,7 @@ from hub.pipeline.apply import ApplyContext, Conflict, TicketNotFound, apply_eve
 from hub.pipeline.normalize import normalize, raw_from_row
 from hub.runtime import Hub
 from hub.sdk.errors import FatalError, IgnoreRecord, RetriableError, SkipRecord
-from hub.store import deferred, direct
+from hub.store import checkpoint, deferred, direct
 from hub.store.db import write
 from hub.store.tables import inbox
 from hub.tickets import rows as ticket_rows
@@ -159,12 +159,13 @@ def drain(hub: Hub, max_batches: int = 1_000_000) -> BatchReport:
     """Process until nothing is ready (CLI, tests)."""
     total = BatchReport()
     sizer = BatchSizer(hub)
-    for _ in range(max_batches):
-        report = sizer.run(hub)
-        for name in ("claimed", "done", "ignored", "deferred", "dead"):
-            setattr(total, name, getattr(total, name) + getattr(report, name))
-        if report.claimed == 0 or report.claimed == report.deferred:
-            break
+    with checkpoint.running(hub.engine):
+        for _ in range(max_batches):
+            report = sizer.run(hub)
+            for name in ("claimed", "done", "ignored", "deferred", "dead"):
+                setattr(total, name, getattr(total, name) + getattr(report, name))
+            if report.claimed == 0 or report.claimed == report.deferred:
+                break
     return total
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from hub import jsonutil
+from hub.store import checkpoint
 
 try:
     import fcntl
@@ -69,6 +70,7 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         cur.execute("PRAGMA synchronous=FULL")  # an acknowledged event survives power loss
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA wal_autocheckpoint={checkpoint.BACKSTOP_PAGES}")  # the rest: hub/store/checkpoint.py
         cur.close()
 
     @event.listens_for(engine, "begin")
