@@ -50,6 +50,9 @@ class Hub:
 
     def connector(self, instance_id: str) -> Connector:
         """The connector object of an instance, built on first use and then shared."""
+        found = self._connectors.get(instance_id)  # (called per event: no lock once built)
+        if found is not None:
+            return found
         with self._lock:
             found = self._connectors.get(instance_id)
             if found is None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
@@ -117,11 +118,19 @@ def _flush_deferred(conn: Connection) -> None:
 
 def _observe(finished: list[tuple[str, str, Any]]) -> None:
     done_at = clock.now()
+    counts: Counter[tuple[str, str]] = Counter()
+    latencies: dict[str, list[float]] = {}
     for instance, outcome, received_at in finished:
         if outcome == "deferred":
             continue
-        metrics.EVENTS_PROCESSED.labels(instance, outcome).inc()
-        metrics.PIPELINE_LATENCY.labels(instance).observe(max(0.0, (done_at - received_at).total_seconds()))
+        counts[(instance, outcome)] += 1
+        latencies.setdefault(instance, []).append(max(0.0, (done_at - received_at).total_seconds()))
+    for (instance, outcome), count in counts.items():  # a labelled child looked up per batch, not per event
+        metrics.EVENTS_PROCESSED.labels(instance, outcome).inc(count)
+    for instance, seconds in latencies.items():
+        histogram = metrics.PIPELINE_LATENCY.labels(instance)
+        for value in seconds:
+            histogram.observe(value)
 
 
 class BatchSizer:

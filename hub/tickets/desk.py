@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
+from hub.runtime import hub_for
 from hub.tickets import service
 from hub.tickets.desk_config import DeskConfig
 from hub.tickets.routing import Candidate, route
@@ -33,8 +34,6 @@ def install() -> None:
 
 
 def _hub(conn: Connection) -> Hub | None:
-    from hub.runtime import hub_for
-
     return hub_for(conn.engine)
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, and_, bindparam, select
 
 from hub import clock
 from hub.outbox.queue import enqueue
+from hub.store import direct
 from hub.store.tables import comments, inbox, tickets
 from hub.tickets import rows, status_link
 from hub.tickets.service import Change
@@ -129,7 +130,8 @@ _INBOX_INSTANCE = select(inbox.c.instance).where(inbox.c.id == bindparam("inbox_
 
 
 def _note(conn: Connection, ticket_id: int, now: datetime) -> Any:
-    return conn.execute(_PUBLIC_COMMENT_NOW, {"ticket_id": ticket_id, "at": now}).first()
+    found = direct.records(conn, _PUBLIC_COMMENT_NOW, {"ticket_id": ticket_id, "at": now})
+    return found[0] if found else None
 
 
 _PUBLIC_COMMENT_NOW = (

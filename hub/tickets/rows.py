@@ -45,7 +45,7 @@ _LOAD = select(tickets).where(tickets.c.id == bindparam("ticket_id"))
 _SUBSCRIBERS = (
     select(subscribers_table)
     .where(subscribers_table.c.ticket_id == bindparam("ticket_id"))
-    .order_by(subscribers_table.c.added_at)
+    .order_by(subscribers_table.c.added_at, subscribers_table.c.address)
 )
 # Inside a worker batch a ticket row is read to decide a change the batch writes at the end: on
 # PostgreSQL, where workers run side by side, the read locks the row until the batch commits, so
@@ -92,6 +92,14 @@ def _load_many(count: int) -> Any:
     """`count` tickets' rows, locked, in id order (see _LOAD_LOCKED)."""
     ids: list[Any] = [bindparam(f"id_{n}") for n in range(count)]
     return select(tickets).where(tickets.c.id.in_(ids)).order_by(tickets.c.id).with_for_update()
+
+
+@lru_cache(maxsize=len(direct.SIZES))
+def _subscribers_of(count: int) -> Any:
+    """The subscribers of `count` tickets, each ticket's oldest first (as _SUBSCRIBERS)."""
+    ids: list[Any] = [bindparam(f"id_{n}") for n in range(count)]
+    s = subscribers_table.c
+    return select(subscribers_table).where(s.ticket_id.in_(ids)).order_by(s.ticket_id, s.added_at, s.address)
 
 
 @lru_cache(maxsize=len(direct.SIZES))
@@ -143,8 +151,12 @@ def prefetch(conn: Connection, refs: Iterable[Ref]) -> None:
         for row in direct.records(conn, _load_many(size), by_id):
             cache[row.id] = row
         originals = {original for (original,) in direct.select(conn, _originals(size), by_id)}
+        subscribed: dict[int, list[Any]] = {ticket_id: [] for ticket_id in ids}
+        for subscriber in direct.records(conn, _subscribers_of(size), by_id):
+            subscribed[subscriber.ticket_id].append(subscriber)
         for ticket_id in ids:
             cache[("has_duplicates", ticket_id)] = ticket_id in originals
+            cache[("subscribers", ticket_id)] = subscribed[ticket_id]
 
 
 def has_duplicates(conn: Connection, ticket_id: int) -> bool | None:
@@ -227,7 +239,7 @@ def subscribers(conn: Connection, ticket_id: int) -> list[Any]:
     key = ("subscribers", ticket_id)
     if cache is not None and key in cache:
         return list(cache[key])
-    found = [SimpleNamespace(**r._mapping) for r in conn.execute(_SUBSCRIBERS, {"ticket_id": ticket_id})]
+    found = direct.records(conn, _SUBSCRIBERS, {"ticket_id": ticket_id})
     if cache is not None:
         cache[key] = found
     return list(found)

@@ -120,18 +120,27 @@ def _ticket_with_external_id(conn, external_id: str) -> int:
     )
 
 
-def test_a_batch_reads_its_refs_and_their_tickets_ahead_in_three_queries(engine):
+def test_a_batch_reads_its_refs_and_their_tickets_ahead_in_four_queries(engine):
     with write(engine) as conn:
         ids = {f"X-{n}": _ticket_with_external_id(conn, f"X-{n}") for n in range(30)}
+        for key, address in (("X-1", "bo@example.org"), ("X-2", "cy@example.org"), ("X-1", "al@example.org")):
+            service.add_subscriber(conn, ids[key], address, clock.now())
     wanted = [("external", "src", key) for key in [*ids, "X-missing"]]
     with write(engine) as conn, rows.cached(conn):
         with counting_selects(engine) as selects:
             rows.prefetch(conn, wanted)
-        assert len(selects) == 3  # the refs; the rows of the tickets they lead to; their duplicates
+        # the refs; the rows of the tickets they lead to; their duplicates; their subscribers
+        assert len(selects) == 4
         with counting_selects(engine) as selects:
             found = {key: service.find_ref(conn, "external", "src", [key]) for key in [*ids, "X-missing"]}
             titles = {key: rows.load(conn, ids[key]).title for key in ids}
+            subscribed = {key: [s.address for s in rows.subscribers(conn, ids[key])] for key in ids}
         assert selects == []
+        # each ticket's own, oldest first
+        assert subscribed == {key: [] for key in ids} | {
+            "X-1": ["bo@example.org", "al@example.org"],
+            "X-2": ["cy@example.org"],
+        }
         assert found == {**ids, "X-missing": None}
         assert titles == {key: f"Ticket {key}" for key in ids}
         # a ticket made later in the batch is found through the cache too
