@@ -197,7 +197,7 @@ def next_ticket_id(conn: Connection) -> int | None:
     cache = _caches.get(conn)
     if cache is None or conn.dialect.name != "sqlite":
         return None
-    next_id = cache.get("next_ticket_id") or int(conn.execute(_MAX_TICKET_ID).scalar_one()) + 1
+    next_id = cache.get("next_ticket_id") or int(direct.select(conn, _MAX_TICKET_ID, {})[0][0]) + 1
     cache["next_ticket_id"] = next_id + 1
     return int(next_id)
 
