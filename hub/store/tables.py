@@ -58,23 +58,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
 
-        last: tuple[datetime | None, str | None] = (None, None)
-
         def to_text(value: datetime | None) -> str | None:
-            nonlocal last
             if value is None:
                 return None
-            seen, text = last  # a worker batch writes its `now` a few times per event: format it once
-            if value is seen:
-                return text
             if value.tzinfo is UTC:
-                text = value.isoformat(" ", "microseconds")[:26]  # less the "+00:00"
-            elif value.tzinfo is not None:
-                text = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-            else:
-                text = value.isoformat(" ", "microseconds")
-            last = (value, text)
-            return text
+                return value.isoformat(" ", "microseconds")[:26]  # less the "+00:00"
+            if value.tzinfo is not None:
+                value = value.astimezone(UTC).replace(tzinfo=None)
+            return value.isoformat(" ", "microseconds")
 
         return to_text
 
