@@ -1,5 +1,5 @@
-"""The worker's hot writes on SQLite, run on the driver's cursor instead of through SQLAlchemy's
-execution machinery.
+"""The worker's hot statements on SQLite, run on the driver's cursor instead of through
+SQLAlchemy's execution machinery.
 
 A prebuilt UPDATE cost 29.5 µs through `Connection.execute` and 4.9 µs on the sqlite3 cursor
 (bench/README.md): the execution context, `construct_params` per row and result set-up are most
@@ -32,6 +32,7 @@ from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.selectable import CompoundSelect, Select
 
 _Key = TypeVar("_Key")
+_T = TypeVar("_T")
 
 
 class _Prepared:
@@ -65,16 +66,29 @@ def _getter(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...
     return operator.itemgetter(*names) if names else (lambda params: ())
 
 
-# (statement, parameter names) -> prepared form. Keyed on the statement's identity and holding
-# it, so an id is never reused for another statement: only pass statements built once.
-_prepared: dict[tuple[int, frozenset[str]], tuple[Executable, _Prepared]] = {}
+# What is built once per statement, keyed on the statement's identity and holding the statement,
+# so an id is never taken for another one's. Pass statements built once (module constants, or
+# from a cached builder); should anything pass new ones per call, the cache starts over at LIMIT.
+_built: dict[tuple[Any, ...], tuple[Executable, Any]] = {}
+LIMIT = 1024
+
+
+def _once(key: tuple[Any, ...], statement: Executable, build: Callable[[], _T]) -> _T:
+    hit = _built.get(key)
+    if hit is not None and hit[0] is statement:
+        return hit[1]
+    if len(_built) >= LIMIT:
+        _built.clear()
+    value = build()
+    _built[key] = (statement, value)
+    return value
 
 
 def _prepare(conn: Connection, statement: Executable, names: frozenset[str]) -> _Prepared:
-    key = (id(statement), names)
-    hit = _prepared.get(key)
-    if hit is not None and hit[0] is statement:
-        return hit[1]
+    return _once(("prepared", id(statement), names), statement, lambda: _compile(conn, statement, names))
+
+
+def _compile(conn: Connection, statement: Executable, names: frozenset[str]) -> _Prepared:
     dialect = conn.dialect
     compiled = statement.compile(dialect=dialect, column_keys=sorted(names))  # type: ignore[attr-defined]
     order = tuple(compiled.positiontup or ())
@@ -90,11 +104,8 @@ def _prepare(conn: Connection, statement: Executable, names: frozenset[str]) -> 
         for position, name in enumerate(order)
         if (process := binds[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
     ]
-    prepared = _Prepared(
-        compiled.string, order, processed, {name: binds[name].value for name in order if name not in names}
-    )
-    _prepared[key] = (statement, prepared)
-    return prepared
+    fixed = {name: binds[name].value for name in order if name not in names}
+    return _Prepared(compiled.string, order, processed, fixed)
 
 
 def execute(conn: Connection, statement: Executable, params: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -104,15 +115,7 @@ def execute(conn: Connection, statement: Executable, params: dict[str, Any]) -> 
         result = conn.execute(statement, params)
         return [tuple(row) for row in result] if result.returns_rows else []
     prepared = _prepare(conn, statement, frozenset(params))
-    values = prepared.values(params)
-    cursor = _cursor(conn, prepared.sql, values, many=False)
-    try:
-        cursor.execute(prepared.sql, values)
-        return cursor.fetchall() if cursor.description else []
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise _wrapped(conn, prepared.sql, exc) from exc
-    finally:
-        cursor.close()
+    return _run(conn, prepared.sql, prepared.values(params), many=False)
 
 
 def select(
@@ -122,16 +125,8 @@ def select(
     if conn.dialect.name != "sqlite":
         return [tuple(row) for row in conn.execute(statement, params)]
     prepared = _prepare(conn, statement, frozenset(params))
-    process = _result_processors(conn, statement)
-    values = prepared.values(params)
-    cursor = _cursor(conn, prepared.sql, values, many=False)
-    try:
-        cursor.execute(prepared.sql, values)
-        found = cursor.fetchall()
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise _wrapped(conn, prepared.sql, exc) from exc
-    finally:
-        cursor.close()
+    process = _once(("results", id(statement)), statement, lambda: _result_processors(conn, statement))
+    found = _run(conn, prepared.sql, prepared.values(params), many=False)
     if not process:
         return found
     out = []
@@ -167,24 +162,16 @@ def chunks(keys: Sequence[_Key]) -> Iterator[tuple[list[_Key], int, list[_Key]]]
         yield chunk, size, chunk + chunk[-1:] * (size - len(chunk))
 
 
-_processors: dict[int, tuple[Executable, list[tuple[int, Callable[[Any], Any]]]]] = {}
-
-
 def _result_processors(
     conn: Connection, statement: Select[Any] | CompoundSelect[Any]
 ) -> list[tuple[int, Callable[[Any], Any]]]:
     """(position, result processor) of the columns that have one."""
-    hit = _processors.get(id(statement))
-    if hit is not None and hit[0] is statement:
-        return hit[1]
     dialect = conn.dialect
-    found: list[tuple[int, Callable[[Any], Any]]] = [
+    return [
         (position, process)
         for position, column in enumerate(statement.selected_columns)
         if (process := column.type.dialect_impl(dialect).result_processor(dialect, None)) is not None
     ]
-    _processors[id(statement)] = (statement, found)
-    return found
 
 
 def executemany(conn: Connection, statement: Executable, rows: Sequence[dict[str, Any]]) -> None:
@@ -195,22 +182,24 @@ def executemany(conn: Connection, statement: Executable, rows: Sequence[dict[str
         conn.execute(statement, list(rows))
         return
     prepared = _prepare(conn, statement, frozenset(rows[0]))
-    values = [prepared.values(row) for row in rows]
-    cursor = _cursor(conn, prepared.sql, values, many=True)
+    _run(conn, prepared.sql, [prepared.values(row) for row in rows], many=True)
+
+
+def _run(conn: Connection, sql: str, values: Any, *, many: bool) -> list[tuple[Any, ...]]:
+    """The statement on a cursor of the connection's sqlite3 connection; its rows, if any."""
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    for listener in conn.dispatch.before_cursor_execute:
+        listener(conn, cursor, sql, values, None, many)
     try:
-        cursor.executemany(prepared.sql, values)
+        if many:
+            cursor.executemany(sql, values)
+            return []
+        cursor.execute(sql, values)
+        return cursor.fetchall() if cursor.description else []
     except conn.dialect.loaded_dbapi.Error as exc:
-        raise _wrapped(conn, prepared.sql, exc) from exc
+        raise _wrapped(conn, sql, exc) from exc
     finally:
         cursor.close()
-
-
-def _cursor(conn: Connection, sql: str, values: Any, *, many: bool) -> Any:
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    if conn.dispatch.before_cursor_execute:
-        for listener in conn.dispatch.before_cursor_execute:
-            listener(conn, cursor, sql, values, None, many)
-    return cursor
 
 
 def _wrapped(conn: Connection, sql: str, exc: Exception) -> StatementError:

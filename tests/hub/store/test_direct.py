@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, bindparam, insert, select, update
+from sqlalchemy import Engine, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub.store import direct
@@ -137,3 +137,14 @@ def test_stored_text_is_what_sqlalchemy_stores(sqlite_engine: Engine) -> None:
         raw = "SELECT location, requester, created_at, version FROM tickets WHERE id = ?"
         stored = [conn.exec_driver_sql(raw, (ticket_id,)).one() for ticket_id in (ours, theirs)]
     assert stored[0] == stored[1]
+
+
+def test_statements_built_per_call_do_not_grow_the_cache_without_bound(sqlite_engine: Engine, monkeypatch) -> None:
+    monkeypatch.setattr(direct, "LIMIT", 4)
+    monkeypatch.setattr(direct, "_built", {})
+    with write(sqlite_engine) as conn:
+        for n in range(10):  # a new statement object each time, as a careless caller would build
+            direct.execute(conn, insert(inbox).returning(inbox.c.id), _row(f"fresh-{n}"))
+            assert len(direct._built) <= 4
+    with read(sqlite_engine) as conn:
+        assert conn.execute(select(func.count()).select_from(inbox)).scalar() == 10
