@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-time", help="e.g. 20ms, or null; default: the hub's for the backend")
     parser.add_argument("--statements", action="store_true", help="count SQL statements per event")
     parser.add_argument("--pyinstrument", metavar="FILE", help="write a pyinstrument text profile here")
+    parser.add_argument(
+        "--gc", choices=["tuned", "default"], default="tuned", help="tuned: as `hub serve` sets it (hub.gc_tuning)"
+    )
     args = parser.parse_args(argv)
     worker = [f"batch_size: {args.batch_size}"] if args.batch_size else []
     worker += [f"batch_time: {args.batch_time}"] if args.batch_time else []
@@ -40,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         from hub.runtime import Hub
 
         hub = Hub(load_config(str(bh.config)))
+        if args.gc == "tuned":
+            from hub import gc_tuning
+
+            gc_tuning.tune()
         counts: collections.Counter[str] = collections.Counter()
         if args.statements:
 

@@ -47,12 +47,14 @@ def load_inbox(url: str, events: list[tuple[str, bytes]]) -> None:
 
 def _worker_process(config: str, url: str, start: Any, done: Any) -> None:
     os.environ["HUB_DATABASE_URL"] = url
+    from hub import gc_tuning
     from hub.config import load_config
     from hub.pipeline.worker import BatchSizer
     from hub.runtime import Hub
     from hub.store import checkpoint
 
     hub = Hub(load_config(config))
+    gc_tuning.tune()  # as `hub serve` does
     sizer = BatchSizer(hub)  # batches sized as `hub serve --role worker` sizes them
     start.wait()
     with checkpoint.running(hub.engine):  # as its worker loop runs

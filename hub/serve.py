@@ -7,6 +7,7 @@ import signal
 import threading
 from typing import Any
 
+from hub import gc_tuning
 from hub.runtime import Hub
 
 log = logging.getLogger("hub.serve")
@@ -50,6 +51,7 @@ def run(hub: Hub, roles: set[str], *, host: str | None = None, port: int | None 
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
+    gc_tuning.tune()
     log.info("hub running with roles: %s", ", ".join(sorted(roles)))
     try:
         if server is not None:

@@ -12,6 +12,7 @@ import atexit
 import os
 import sys
 
+from hub import gc_tuning
 from hub.app import close_app, create_app
 
 # The group commit thread gives up the GIL during every SQLite/PostgreSQL call and then waits for
@@ -20,3 +21,4 @@ sys.setswitchinterval(float(os.environ.get("HUB_SWITCH_INTERVAL", "0.0005")))
 
 app = create_app()
 atexit.register(close_app, app)
+gc_tuning.tune()

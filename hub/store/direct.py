@@ -188,8 +188,9 @@ def executemany(conn: Connection, statement: Executable, rows: Sequence[dict[str
 def _run(conn: Connection, sql: str, values: Any, *, many: bool) -> list[tuple[Any, ...]]:
     """The statement on a cursor of the connection's sqlite3 connection; its rows, if any."""
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    for listener in conn.dispatch.before_cursor_execute:
-        listener(conn, cursor, sql, values, None, many)
+    if conn.dispatch.before_cursor_execute:  # (cheaper than iterating an empty one)
+        for listener in conn.dispatch.before_cursor_execute:
+            listener(conn, cursor, sql, values, None, many)
     try:
         if many:
             cursor.executemany(sql, values)
