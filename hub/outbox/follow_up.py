@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from hub.outbox.queue import enqueue
+from hub.runtime import hub_for
 from hub.sdk.connector import Connector, TicketChange
 from hub.tickets import queries, rows, service
 
@@ -28,8 +29,6 @@ def install() -> None:
 
 
 def on_change(conn: Connection, change: service.Change, now: datetime) -> None:
-    from hub.runtime import hub_for
-
     hub = hub_for(conn.engine)
     if hub is None:
         return

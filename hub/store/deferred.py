@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Executable
 
 from hub.store import direct
 
-_queues: WeakKeyDictionary[Connection, dict[Executable, dict[Any, dict[str, Any]]]] = WeakKeyDictionary()
+# A plain dict (a weak reference per look-up cost ~1% of the worker's time): `deferring` always
+# removes its entry.
+_queues: dict[Connection, dict[Executable, dict[Any, dict[str, Any]]]] = {}
 
 
 @contextmanager
