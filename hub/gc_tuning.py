@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import gc
 
-FIRST_GENERATION = 50_000  # allocations between young collections (CPython's default: 700)
+# Allocations between young collections (CPython's default: 700). 50,000 was no faster for the
+# worker and held ~20 MB more at the peak of polling a 10,000-message mailbox (121 vs 100 MB).
+FIRST_GENERATION = 10_000
 OLDER_GENERATIONS = 20  # young collections per middle one, middle ones per full one (10, 10)
 
 
