@@ -43,16 +43,22 @@ class Problem(Exception):
         self.status, self.detail, self.headers, self.extra = status, detail, headers or {}, extra
 
 
-def problem_response(
-    status: int, detail: str | None = None, *, headers: dict[str, str] | None = None, **extra: Any
-) -> Response:
+def problem_document(status: int, detail: str | None, instance: str | None, **extra: Any) -> bytes:
+    """The problem document's body (`instance`: the request's path)."""
     slug, title = TITLES.get(status, ("error", "Error"))
     doc: dict[str, Any] = {"type": f"/problems/{slug}", "title": title, "status": status}
     if detail:
         doc["detail"] = detail
-    doc["instance"] = request.path if request else None
+    doc["instance"] = instance
     doc.update(extra)
-    response = Response(jsonutil.dumpb(doc), status=status, mimetype=MEDIA_TYPE)
+    return jsonutil.dumpb(doc)
+
+
+def problem_response(
+    status: int, detail: str | None = None, *, headers: dict[str, str] | None = None, **extra: Any
+) -> Response:
+    body = problem_document(status, detail, request.path if request else None, **extra)
+    response = Response(body, status=status, mimetype=MEDIA_TYPE)
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response

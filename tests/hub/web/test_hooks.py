@@ -42,6 +42,8 @@ def test_signed_event_is_stored_then_becomes_a_ticket(client, web_hub):
     with read(web_hub.engine) as conn:
         row = conn.execute(select(inbox)).one()
     assert (row.instance, row.dedup_key, bytes(row.body)) == ("intake", "msg_1", body)
+    # the headers as sent, named as HTTP writes them (what mappings and replays read)
+    assert row.headers["Webhook-Id"] == "msg_1" and row.headers["Content-Type"] == "application/json"
     assert drain(web_hub).done == 1
     with read(web_hub.engine) as conn:
         (ticket,) = queries.search(conn)
@@ -201,3 +203,18 @@ def test_store_refusing_writes_is_503_and_nothing_is_half_written(make_hub, tmp_
     assert inbox_count(Hub(hub.config, engine=check)) == 0
     check.dispose()
     engine.dispose()
+
+
+def test_other_methods_are_405_problems_naming_post(client, web_hub):
+    response = client.get("/hooks/intake")
+    assert response.status_code == 405 and response.mimetype == PROBLEM
+    assert response.headers["Allow"] == "POST"
+    assert response.json["instance"] == "/hooks/intake"
+
+
+def test_paths_beside_the_endpoint_are_flasks(client, web_hub):
+    """Only /hooks/<instance> is the endpoint's; a longer path is Flask's (a 404 problem)."""
+    body, headers = signed(REQUEST)
+    response = client.post("/hooks/intake/extra", data=body, headers=headers)
+    assert response.status_code == 404 and response.mimetype == PROBLEM
+    assert inbox_count(web_hub) == 0
