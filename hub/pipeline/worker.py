@@ -73,7 +73,7 @@ def _run_batch(hub: Hub, limit: int | None, *, careful: bool) -> BatchReport:
         rows = [
             row
             for _chunk, size, padded in direct.chunks([row_id for (row_id,) in claimed])
-            for row in direct.records(conn, _rows_of(size), {f"id_{n}": row_id for n, row_id in enumerate(padded)})
+            for row in direct.records(conn, _rows_of(size), direct.arguments(padded))
         ]
         report.claimed = len(rows)
         normalized = [_normalized(hub, row) for row in rows]
@@ -294,8 +294,7 @@ _CLAIM = (
 @lru_cache(maxsize=len(direct.SIZES))
 def _rows_of(count: int) -> Any:
     """The inbox rows of `count` ids (see direct.chunks), in id order."""
-    ids: list[Any] = [bindparam(f"id_{n}") for n in range(count)]
-    return select(inbox).where(inbox.c.id.in_(ids)).order_by(inbox.c.id)
+    return select(inbox).where(inbox.c.id.in_(direct.placeholders(count))).order_by(inbox.c.id)
 
 
 _FINISH = (

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.selectable import CompoundSelect, Select
@@ -151,6 +151,16 @@ def records(
 # call (and cannot run on the driver); with a statement per count, the first 10,000 events of a
 # worker spent ~8% of their time compiling.
 SIZES = (1, 4, 16, 50, 100)
+
+
+def placeholders(count: int, name: str = "id") -> list[Any]:
+    """`count` parameters `<name>_0` ... for a fixed IN list of that size."""
+    return [bindparam(f"{name}_{n}") for n in range(count)]
+
+
+def arguments(padded: Sequence[Any], name: str = "id") -> dict[str, Any]:
+    """The values of `placeholders(len(padded), name)`."""
+    return {f"{name}_{n}": value for n, value in enumerate(padded)}
 
 
 def chunks(keys: Sequence[_Key]) -> Iterator[tuple[list[_Key], int, list[_Key]]]:

@@ -90,22 +90,21 @@ def load(conn: Connection, ticket_id: int) -> Any:
 @lru_cache(maxsize=len(direct.SIZES))
 def _load_many(count: int) -> Any:
     """`count` tickets' rows, locked, in id order (see _LOAD_LOCKED)."""
-    ids: list[Any] = [bindparam(f"id_{n}") for n in range(count)]
-    return select(tickets).where(tickets.c.id.in_(ids)).order_by(tickets.c.id).with_for_update()
+    return select(tickets).where(tickets.c.id.in_(direct.placeholders(count))).order_by(tickets.c.id).with_for_update()
 
 
 @lru_cache(maxsize=len(direct.SIZES))
 def _subscribers_of(count: int) -> Any:
     """The subscribers of `count` tickets, each ticket's oldest first (as _SUBSCRIBERS)."""
-    ids: list[Any] = [bindparam(f"id_{n}") for n in range(count)]
     s = subscribers_table.c
+    ids = direct.placeholders(count)
     return select(subscribers_table).where(s.ticket_id.in_(ids)).order_by(s.ticket_id, s.added_at, s.address)
 
 
 @lru_cache(maxsize=len(direct.SIZES))
 def _originals(count: int) -> Any:
     """Which of `count` tickets have a ticket marked as their duplicate."""
-    ids: list[Any] = [bindparam(f"id_{n}") for n in range(count)]
+    ids = direct.placeholders(count)
     return select(tickets.c.duplicate_of_id).where(tickets.c.duplicate_of_id.in_(ids)).distinct()
 
 
@@ -120,9 +119,9 @@ def _refs_query(count: int) -> Any:
         select(ticket_refs.c.key, ticket_refs.c.ticket_id).where(
             ticket_refs.c.kind == bindparam("kind"),
             ticket_refs.c.scope == bindparam("scope"),
-            ticket_refs.c.key == bindparam(f"key_{n}"),
+            ticket_refs.c.key == key,
         )
-        for n in range(count)
+        for key in direct.placeholders(count, "key")
     ]
     return branches[0] if count == 1 else union_all(*branches)
 
@@ -140,14 +139,14 @@ def prefetch(conn: Connection, refs: Iterable[Ref]) -> None:
     found: set[int] = set()
     for (kind, scope), keys in wanted.items():
         for chunk, size, padded in direct.chunks(sorted(keys)):
-            params = {"kind": kind, "scope": scope, **{f"key_{n}": key for n, key in enumerate(padded)}}
+            params = {"kind": kind, "scope": scope, **direct.arguments(padded, "key")}
             hits = dict(direct.select(conn, _refs_query(size), params))
             for key in chunk:
                 ticket_id = hits.get(key)
                 cache[("ref", kind, scope, key)] = None if ticket_id is None else int(ticket_id)
             found.update(int(t) for t in hits.values())
     for ids, size, padded_ids in direct.chunks(sorted(t for t in found if t not in cache)):
-        by_id = {f"id_{n}": ticket_id for n, ticket_id in enumerate(padded_ids)}
+        by_id = direct.arguments(padded_ids)
         for row in direct.records(conn, _load_many(size), by_id):
             cache[row.id] = row
         originals = {original for (original,) in direct.select(conn, _originals(size), by_id)}
