@@ -23,6 +23,8 @@ from contextlib import contextmanager
 
 from sqlalchemy import Engine
 
+from hub.store import direct
+
 log = logging.getLogger("hub.store.checkpoint")
 
 INTERVAL = 0.25  # seconds: at ~50 MB of log per second while a backlog drains, ~12 MB between checkpoints
@@ -91,6 +93,5 @@ def _loop(engine: Engine, stop: threading.Event) -> None:
 def checkpoint(engine: Engine) -> tuple[int, int, int]:
     """One PASSIVE checkpoint: (1 when it could not run at all, pages in the log, pages copied)."""
     with engine.connect() as conn:
-        driver = conn.connection.driver_connection
-        row = driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()  # type: ignore[union-attr]
+        row = direct.driver(conn).execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     return int(row[0]), int(row[1]), int(row[2])

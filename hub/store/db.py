@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from hub import jsonutil
-from hub.store import checkpoint
+from hub.store import checkpoint, direct
 
 try:
     import fcntl
@@ -155,17 +155,12 @@ def write(engine: Engine, *, synced: bool = True) -> Iterator[Connection]:
     with sqlite_writer(engine), engine.connect().execution_options(hub_write=True) as conn:
         try:
             if not synced:  # (SQLite refuses the change inside a transaction)
-                _driver(conn).execute("PRAGMA synchronous=NORMAL")
+                direct.driver(conn).execute("PRAGMA synchronous=NORMAL")
             with conn.begin():
                 yield conn
         finally:
             if not synced and not conn.invalidated:
-                _driver(conn).execute("PRAGMA synchronous=FULL")  # as every pooled connection has it
-
-
-def _driver(conn: Connection) -> Any:
-    """The sqlite3 connection: a pragma sent through SQLAlchemy would begin a transaction."""
-    return conn.connection.driver_connection
+                direct.driver(conn).execute("PRAGMA synchronous=FULL")  # as every pooled connection has it
 
 
 @contextmanager

@@ -142,7 +142,7 @@ def records(
     conn: Connection, statement: Select[Any] | CompoundSelect[Any], params: dict[str, Any]
 ) -> list[SimpleNamespace]:
     """The rows of a read as objects with an attribute per selected column."""
-    keys = tuple(str(column.key) for column in statement.selected_columns)
+    keys = _once(("keys", id(statement)), statement, lambda: tuple(str(c.key) for c in statement.selected_columns))
     return [SimpleNamespace(**dict(zip(keys, row, strict=True))) for row in select(conn, statement, params)]
 
 
@@ -197,7 +197,7 @@ def executemany(conn: Connection, statement: Executable, rows: Sequence[dict[str
 
 def _run(conn: Connection, sql: str, values: Any, *, many: bool) -> list[tuple[Any, ...]]:
     """The statement on a cursor of the connection's sqlite3 connection; its rows, if any."""
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = driver(conn).cursor()
     if conn.dispatch.before_cursor_execute:  # (cheaper than iterating an empty one)
         for listener in conn.dispatch.before_cursor_execute:
             listener(conn, cursor, sql, values, None, many)
@@ -211,6 +211,12 @@ def _run(conn: Connection, sql: str, values: Any, *, many: bool) -> list[tuple[A
         raise _wrapped(conn, sql, exc) from exc
     finally:
         cursor.close()
+
+
+def driver(conn: Connection) -> Any:
+    """The connection's sqlite3 connection (a pragma sent through SQLAlchemy would begin a
+    transaction)."""
+    return conn.connection.driver_connection
 
 
 def _wrapped(conn: Connection, sql: str, exc: Exception) -> StatementError:

@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl
 
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.datastructures import EnvironHeaders
 
 from hub import jsonutil, metrics
 from hub.pipeline.group_commit import GroupCommitter
@@ -119,19 +120,14 @@ class _Request:
     """What the endpoint reads of a WSGI request."""
 
     environ: dict[str, Any]
-    headers: dict[str, str]  # as the client sent them, names as Werkzeug writes them ("Webhook-Id")
+    headers: dict[str, str]  # as the client sent them, named by Werkzeug as Flask named them ("Webhook-Id")
     content_type: str | None
     content_length: int | None
     args: dict[str, str]  # the first value of each query parameter
 
     @classmethod
     def of(cls, environ: dict[str, Any]) -> _Request:
-        headers = {
-            key[5:].replace("_", "-").title(): value for key, value in environ.items() if key.startswith("HTTP_")
-        }
-        for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            if environ.get(key):
-                headers[key.replace("_", "-").title()] = environ[key]
+        headers = dict(EnvironHeaders(environ).items())
         length = environ.get("CONTENT_LENGTH")
         args: dict[str, str] = {}
         for name, value in parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True):
